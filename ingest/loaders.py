@@ -1,0 +1,156 @@
+"""Turn one input file into Documents: PDF, text/markdown, or JSONL passage records.
+
+Each loader raises IngestError(file, reason) for input it cannot use; recoverable problems
+(malformed JSONL lines) come back as warnings beside the documents that did load.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingest.errors import IngestError
+from ingest.metadata import doi_from_first_page, read_sidecar, source_from_meta
+from ingest.settings import IngestSettings
+from ingest.types import Document, PageSpan, Source
+
+PDF_EXT = {".pdf"}
+TEXT_EXT = {".txt", ".md", ".markdown"}
+JSONL_EXT = {".jsonl"}
+SUPPORTED = PDF_EXT | TEXT_EXT | JSONL_EXT
+PAGE_SEP = "\n\n"
+RECORD_SEP = "\n\n"
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    documents: tuple[Document, ...]
+    warnings: tuple[str, ...] = ()
+
+
+def load_file(path: Path, sha256: str, settings: IngestSettings) -> LoadResult:
+    """Documents of one file, dispatched on its extension."""
+    ext = path.suffix.lower()
+    if path.stat().st_size == 0:
+        raise IngestError(str(path), "empty file")
+    if ext in PDF_EXT:
+        return LoadResult((load_pdf(path, sha256, settings),))
+    if ext in TEXT_EXT:
+        return LoadResult((load_text(path, sha256),))
+    if ext in JSONL_EXT:
+        return load_jsonl(path, sha256)
+    raise IngestError(str(path), f"unsupported file type '{ext or '(none)'}'")
+
+
+def load_pdf(path: Path, sha256: str, settings: IngestSettings) -> Document:
+    """A paged document from a PDF, metadata from the sidecar or else the PDF itself."""
+    from ingest.pdf import parse_pdf  # sandboxed parser; imported lazily
+
+    parsed = parse_pdf(
+        path, timeout_s=settings.pdf_timeout_s, max_memory_mb=settings.pdf_max_memory_mb
+    )
+    text, spans = join_pages(parsed.pages)
+    if not text.strip():
+        raise IngestError(str(path), "no text layer (image-only/scanned PDF); OCR it first")
+    meta = read_sidecar(path)
+    if meta is None:
+        meta = dict(parsed.metadata)
+        meta.setdefault("doi", doi_from_first_page(parsed.pages[0] if parsed.pages else ""))
+        if not meta.get("title"):
+            meta["title"] = path.stem
+    source = source_from_meta(meta, text=text, path=str(path), sha256=sha256)
+    return Document(source, text, spans)
+
+
+def join_pages(pages: tuple[str, ...] | list[str]) -> tuple[str, tuple[PageSpan, ...]]:
+    """Stored text of a paged document and the span each page occupies in it."""
+    parts, spans, cursor = [], [], 0
+    for number, page in enumerate(pages, start=1):
+        if parts:
+            parts.append(PAGE_SEP)
+            cursor += len(PAGE_SEP)
+        parts.append(page)
+        spans.append(PageSpan(number, cursor, cursor + len(page)))
+        cursor += len(page)
+    return "".join(parts), tuple(spans)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise IngestError(str(path), f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+
+
+def load_text(path: Path, sha256: str) -> Document:
+    """An unpaged document from .txt/.md; title from the sidecar or the first line."""
+    text = _read_text(path).replace("\r\n", "\n")
+    if not text.strip():
+        raise IngestError(str(path), "no text (file holds only whitespace)")
+    meta = read_sidecar(path) or {}
+    if not meta.get("title"):
+        first = next(line for line in text.splitlines() if line.strip())
+        meta = {**meta, "title": first.lstrip("# ").strip()[:200]}
+    return Document(source_from_meta(meta, text=text, path=str(path), sha256=sha256), text)
+
+
+def _parse_record(line: str) -> dict:
+    record = json.loads(line)
+    if not isinstance(record, dict):
+        raise ValueError("not a JSON object")
+    missing = [k for k in ("pmid", "text") if not record.get(k)]
+    if missing:
+        raise ValueError(f"missing field(s) {', '.join(missing)}")
+    if not isinstance(record["text"], str):
+        raise ValueError("'text' is not a string")
+    return record
+
+
+def load_jsonl(path: Path, sha256: str) -> LoadResult:
+    """One source per PMID; each record stays verbatim as its own fixed passage."""
+    by_pmid: dict[str, list[dict]] = defaultdict(list)
+    bad: list[str] = []
+    for number, line in enumerate(_read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = _parse_record(line)
+        except (json.JSONDecodeError, ValueError) as exc:
+            bad.append(f"line {number}: {exc}")
+            continue
+        by_pmid[str(record["pmid"]).strip()].append(record)
+    if not by_pmid:
+        detail = f" ({'; '.join(bad[:3])})" if bad else ""
+        raise IngestError(str(path), f"no valid passage records{detail}")
+    docs = tuple(_pmid_document(pmid, recs, path, sha256) for pmid, recs in by_pmid.items())
+    warnings = tuple(f"skipped malformed {b}" for b in bad)
+    return LoadResult(docs, warnings)
+
+
+def _record_order(record: dict) -> tuple:
+    return (record.get("section") != "title", int(record.get("begin") or 0), record["text"])
+
+
+def _pmid_document(pmid: str, records: list[dict], path: Path, sha256: str) -> Document:
+    """Stored text = the records in section/offset order, separated by blank lines."""
+    seen, ordered = set(), []
+    for rec in sorted(records, key=_record_order):
+        if rec["text"] not in seen:
+            seen.add(rec["text"])
+            ordered.append(rec)
+    parts, spans, cursor = [], [], 0
+    for rec in ordered:
+        if parts:
+            parts.append(RECORD_SEP)
+            cursor += len(RECORD_SEP)
+        parts.append(rec["text"])
+        spans.append((cursor, cursor + len(rec["text"]), str(rec.get("section") or "")))
+        cursor += len(rec["text"])
+    title = next((r["text"] for r in ordered if r.get("section") == "title"), "")
+    url = next((r.get("url") for r in ordered if r.get("url")), "")
+    text = "".join(parts)
+    meta = {"pmid": pmid, "title": title, "url": url, "doi": ordered[0].get("doi", "")}
+    source: Source = source_from_meta(meta, text=text, path=str(path), sha256=sha256)
+    return Document(source, text, (), tuple(spans))

@@ -1,0 +1,103 @@
+"""Citation metadata: sidecar JSON files, PDF info dicts, and the source-id rule."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from ingest.errors import IngestError
+from ingest.types import Source, sha256_text
+
+DOI_RE = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>]+)", re.IGNORECASE)
+
+
+def normalize_doi(doi: str) -> str:
+    """Bare lowercase DOI, without URL prefix or trailing punctuation."""
+    doi = doi.strip()
+    doi = re.sub(r"^(https?://(dx\.)?doi\.org/|doi:\s*)", "", doi, flags=re.IGNORECASE)
+    return doi.rstrip(".,;)]").lower()
+
+
+def make_source_id(doi: str = "", pmid: str = "", text: str = "") -> str:
+    """`doi:<doi>` when a DOI is known, else `pmid:<n>`, else a stable content hash."""
+    if doi:
+        return f"doi:{normalize_doi(doi)}"
+    if pmid:
+        return f"pmid:{str(pmid).strip()}"
+    return f"sha256:{sha256_text(text)[:16]}"
+
+
+def read_sidecar(path: Path) -> dict | None:
+    """Metadata from `X.json` beside `X.pdf`/`X.txt`/`X.md`, if present."""
+    sidecar = path.with_suffix(".json")
+    if not sidecar.is_file():
+        return None
+    try:
+        data = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IngestError(str(sidecar), f"unreadable sidecar metadata: {exc}") from exc
+    if not isinstance(data, dict):
+        raise IngestError(str(sidecar), "sidecar metadata must be a JSON object")
+    return data
+
+
+def is_sidecar(path: Path) -> bool:
+    """A `.json` file that sits beside a document of the same stem."""
+    if path.suffix.lower() != ".json":
+        return False
+    return any(path.with_suffix(ext).is_file() for ext in (".pdf", ".txt", ".md", ".PDF"))
+
+
+def _kind(meta: dict) -> str:
+    if meta.get("kind") in ("review", "article", "other"):
+        return meta["kind"]
+    label = " ".join(str(meta.get(k, "")) for k in ("series", "type", "publication_type"))
+    if re.search(r"review|how i treat", label, re.IGNORECASE):
+        return "review"
+    return "article"
+
+
+def _year(value) -> int | None:
+    match = re.search(r"\d{4}", str(value or ""))
+    return int(match.group()) if match else None
+
+
+def _authors(value) -> tuple[str, ...]:
+    if isinstance(value, str):
+        parts = re.split(r";|, (?=[A-Z][a-z])| and ", value)
+        return tuple(p.strip() for p in parts if p.strip())
+    if isinstance(value, (list, tuple)):
+        return tuple(str(a).strip() for a in value if str(a).strip())
+    return ()
+
+
+def source_from_meta(meta: dict, *, text: str, path: str, sha256: str) -> Source:
+    """A Source from a metadata dict (sidecar fields), with the source-id rule applied."""
+    doi = normalize_doi(str(meta.get("doi") or "")) if meta.get("doi") else ""
+    pmid = str(meta.get("pmid") or "").strip()
+    url = str(meta.get("url") or "") or (f"https://doi.org/{doi}" if doi else "")
+    if not url and pmid:
+        url = f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/"
+    return Source(
+        source_id=make_source_id(doi, pmid, text),
+        kind=_kind(meta),
+        title=str(meta.get("title") or "").strip(),
+        authors=_authors(meta.get("authors") or meta.get("author")),
+        journal=str(meta.get("journal") or "").strip(),
+        year=_year(meta.get("year") or meta.get("creation_date")),
+        volume=str(meta.get("volume") or ""),
+        issue=str(meta.get("issue") or ""),
+        pages=str(meta.get("pages") or ""),
+        doi=doi,
+        pmid=pmid,
+        url=url,
+        path=path,
+        sha256=sha256,
+    )
+
+
+def doi_from_first_page(first_page: str) -> str:
+    """The DOI printed on a paper's first page when exactly one distinct DOI appears there."""
+    found = {normalize_doi(m) for m in DOI_RE.findall(first_page)}
+    return found.pop() if len(found) == 1 else ""

@@ -1,0 +1,87 @@
+"""One settings object for every layer; `BALA_*` environment variables override defaults.
+
+Precedence: CLI flag > environment variable > default here.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+DEFAULT_INDEX_DIR = Path.home() / ".local" / "share" / "bala" / "index"
+
+
+def _env(name: str, default, cast=str):
+    raw = os.environ.get(f"BALA_{name.upper()}")
+    if raw is None or raw == "":
+        return default
+    return cast(raw)
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    chunk_size: int = 900  # characters
+    chunk_overlap: int = 150  # characters, whole sentences where possible
+    pdf_timeout_s: float = 60.0
+    pdf_max_memory_mb: int = 1536
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    model_id: str = "sentence-transformers/all-MiniLM-L6-v2"
+    backend: str = "torch"  # torch (fp32) | onnx
+    batch_size: int = 64
+    # Corpus size from which an approximate FAISS index replaces the exact flat one.
+    approx_from: int = 200_000
+
+
+@dataclass(frozen=True)
+class RetrieveSettings:
+    k: int = 10
+    candidates: int = 50  # per retriever before fusion
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    bm25_weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class AnswerSettings:
+    max_quotes: int = 5
+    candidate_chunks: int = 6  # top fused chunks whose sentences compete to be quoted
+    lexical_weight: float = 0.3  # share of term overlap in a sentence's score
+    # Abstain unless the best evidence clears these (calibrated; see README "Abstention").
+    min_cosine: float = 0.45
+    min_overlap: float = 0.30
+    min_combined: float = 0.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    index_dir: Path = DEFAULT_INDEX_DIR
+    ingest: IngestSettings = field(default_factory=IngestSettings)
+    index: IndexSettings = field(default_factory=IndexSettings)
+    retrieve: RetrieveSettings = field(default_factory=RetrieveSettings)
+    answer: AnswerSettings = field(default_factory=AnswerSettings)
+
+
+def _section_from_env(section) -> object:
+    """Override each field of a section from BALA_<FIELD> when set."""
+    updates = {}
+    for f in fields(section):
+        current = getattr(section, f.name)
+        updates[f.name] = _env(f.name, current, type(current))
+    return replace(section, **updates)
+
+
+def load_settings(index_dir: str | Path | None = None) -> Settings:
+    """Defaults, then environment, then an explicit index directory (a CLI flag)."""
+    base = Settings()
+    chosen = index_dir or os.environ.get("BALA_INDEX") or base.index_dir
+    return Settings(
+        index_dir=Path(chosen).expanduser(),
+        ingest=_section_from_env(base.ingest),
+        index=_section_from_env(base.index),
+        retrieve=_section_from_env(base.retrieve),
+        answer=_section_from_env(base.answer),
+    )

@@ -1,0 +1,106 @@
+"""Core plain types shared by every layer: sources, stored documents and chunks.
+
+Every chunk points back into its document's stored text with character offsets, so
+`document.text[chunk.start:chunk.end] == chunk.text` always holds (provenance).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+
+def sha256_text(text: str) -> str:
+    """Hex sha256 of a string (UTF-8)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Source:
+    """Citation metadata of one indexed work."""
+
+    source_id: str  # doi:<doi> | pmid:<n> | sha256:<hex16>
+    kind: str = "article"  # review | article | other
+    title: str = ""
+    authors: tuple[str, ...] = ()
+    journal: str = ""
+    year: int | None = None
+    volume: str = ""
+    issue: str = ""
+    pages: str = ""
+    doi: str = ""
+    pmid: str = ""
+    url: str = ""
+    path: str = ""
+    sha256: str = ""
+
+
+@dataclass(frozen=True)
+class PageSpan:
+    """Where one page (1-based) lies in a document's stored text."""
+
+    page: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Document:
+    """A source plus the text we store for it and, for paged sources, its page spans."""
+
+    source: Source
+    text: str
+    page_spans: tuple[PageSpan, ...] = ()
+    # Pre-cut passages [(start, end, section)] that must stay whole (JSONL records).
+    fixed_spans: tuple[tuple[int, int, str], ...] = ()
+
+    @property
+    def source_id(self) -> str:
+        return self.source.source_id
+
+    def pages_for(self, start: int, end: int) -> tuple[int, ...]:
+        """Pages that the span [start, end) touches; empty for unpaged text."""
+        return tuple(p.page for p in self.page_spans if p.start < max(end, start + 1) and p.end > start)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A retrievable passage: an exact slice of its document's stored text."""
+
+    chunk_id: str
+    source_id: str
+    start: int
+    end: int
+    text: str
+    pages: tuple[int, ...] = ()
+    section: str = ""
+
+    @property
+    def page(self) -> int | None:
+        return self.pages[0] if self.pages else None
+
+
+def make_chunk(source_id: str, text: str, start: int, end: int, pages=(), section="") -> Chunk:
+    """Build a chunk whose id is a content hash of (source, offsets, text): stable on re-ingest."""
+    digest = sha256_text(f"{source_id}\x1f{start}\x1f{end}\x1f{text}")[:24]
+    return Chunk(digest, source_id, start, end, text, tuple(pages), section)
+
+
+@dataclass
+class IngestReport:
+    """What one ingest run did, per file; mutable while the run fills it in."""
+
+    ok: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # (file, message)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)  # source ids pruned
+    added_chunks: int = 0
+    embedded_chunks: int = 0
+    build_id: str = ""
+    changed: bool = False
