@@ -1,0 +1,1 @@
+"""Evaluation: pure retrieval/answer metrics, benchmark loaders and reports."""

@@ -1,0 +1,184 @@
+"""Index builds: incremental, atomic, locked, and refusing what does not fit."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index import layout
+from index.build import CRASH_ENV, ingest_paths
+from index.dense import build_faiss, search_faiss
+from index.loaded import index_status, open_index
+from index.manifest import IndexMismatchError, read_manifest, write_manifest
+
+PAPER_A = "Relapse after CD19 CAR T cells is frequent. Antigen escape drives CD19-negative relapse."
+PAPER_B = "Blinatumomab is a bispecific T-cell engager. It induces remission in relapsed ALL."
+PAPER_C = "Lineage switch to acute myeloid leukemia can follow CD19-directed therapy."
+
+
+def _library(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "a.txt").write_text(PAPER_A, encoding="utf-8")
+    (root / "b.md").write_text(PAPER_B, encoding="utf-8")
+    recs = [
+        {"pmid": "11", "section": "title", "begin": 0, "end": 5, "text": "Title eleven"},
+        {"pmid": "11", "section": "abstract", "begin": 0, "end": 5, "text": PAPER_C},
+    ]
+    (root / "p.jsonl").write_text("\n".join(json.dumps(r) for r in recs), encoding="utf-8")
+    return root
+
+
+def _ingest_cli(paths, index_dir, env_extra=None) -> subprocess.CompletedProcess:
+    env = {**os.environ, **(env_extra or {})}
+    cmd = [sys.executable, "-m", "app.cli", "ingest", *map(str, paths), "--index", str(index_dir)]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_build_then_reingest_is_a_noop(tmp_path, settings_for):
+    settings = settings_for()
+    lib = _library(tmp_path / "lib")
+    first = ingest_paths([lib], settings)
+    assert first.changed and not first.failed and first.embedded_chunks == 4
+    build = layout.current_build(settings.index_dir)
+    again = ingest_paths([lib], settings)
+    assert not again.changed and len(again.unchanged) == 3 and again.embedded_chunks == 0
+    assert layout.current_build(settings.index_dir) == build
+    status = index_status(settings)
+    assert {s["source_id"] for s in status["sources"]} >= {"pmid:11"}
+    assert status["totals"]["sources"] == 3
+
+
+def test_changed_file_replaces_its_chunks_and_new_paper_embeds_only_itself(tmp_path, settings_for):
+    settings = settings_for()
+    lib = _library(tmp_path / "lib")
+    ingest_paths([lib], settings)
+    (lib / "a.txt").write_text(PAPER_A + " A new sentence was added.", encoding="utf-8")
+    (lib / "c.txt").write_text("A third paper about MRD after transplant.", encoding="utf-8")
+    report = ingest_paths([lib], settings)
+    assert sorted(Path(p).name for p in report.ok) == ["a.txt", "c.txt"]
+    assert report.embedded_chunks == 2
+    texts = [c.text for c in open_index(settings).store.chunks]
+    assert any("A new sentence was added." in t for t in texts)
+    assert not any(t == PAPER_A for t in texts)
+
+
+def test_ingesting_one_file_keeps_the_rest_and_prune_drops_gone_files(tmp_path, settings_for):
+    settings = settings_for()
+    lib = _library(tmp_path / "lib")
+    ingest_paths([lib], settings)
+    extra = tmp_path / "extra.txt"
+    extra.write_text("An extra paper on CRS grading.", encoding="utf-8")
+    ingest_paths([extra], settings)
+    assert index_status(settings)["totals"]["sources"] == 4
+    (lib / "b.md").unlink()
+    kept = ingest_paths([extra], settings)
+    assert not kept.changed and index_status(settings)["totals"]["sources"] == 4
+    pruned = ingest_paths([extra], settings, prune=True)
+    assert len(pruned.removed) == 1 and index_status(settings)["totals"]["sources"] == 3
+
+
+def test_bad_file_is_reported_and_does_not_lose_indexed_sources(tmp_path, settings_for):
+    settings = settings_for()
+    lib = _library(tmp_path / "lib")
+    ingest_paths([lib], settings)
+    (lib / "a.txt").write_bytes(b"\xff\xfe\x00bad")  # the indexed paper is now unreadable
+    (lib / "empty.md").write_bytes(b"")
+    (lib / "notes.docx").write_bytes(b"PK")
+    report = ingest_paths([lib], settings)
+    failed = {Path(p).name: r for p, r in report.failed}
+    assert set(failed) == {"a.txt", "empty.md"} and "empty file" in failed["empty.md"]
+    assert [Path(p).name for p, _ in report.skipped] == ["notes.docx"]
+    texts = [c.text for c in open_index(settings).store.chunks]
+    assert PAPER_A in texts  # the previous version of a.txt is kept
+
+
+def test_faiss_search_equals_numpy_brute_force():
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(500, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    query = vectors[7] + 0.1 * rng.normal(size=384).astype(np.float32)
+    query /= np.linalg.norm(query)
+    index = build_faiss(vectors, "flat")
+    got = search_faiss(index, query, 10)
+    brute = vectors @ query
+    expected = np.argsort(-brute)[:10]
+    assert [r for r, _ in got] == expected.tolist()
+    assert np.allclose([s for _, s in got], brute[expected], atol=1e-5)
+    allowed = np.arange(0, 500, 2)
+    filtered = search_faiss(index, query, 5, allowed)
+    expected_even = allowed[np.argsort(-brute[allowed])[:5]]
+    assert [r for r, _ in filtered] == expected_even.tolist()
+
+
+def test_demo_index_dense_search_matches_brute_force(demo_index):
+    loaded = open_index(demo_index)
+    n = loaded.faiss_index.ntotal
+    vectors = loaded.faiss_index.reconstruct_n(0, n)
+    for row in (0, n // 2, n - 1):
+        got = [r for r, _ in search_faiss(loaded.faiss_index, vectors[row], 10)]
+        expected = np.argsort(-(vectors @ vectors[row]), kind="stable")[:10].tolist()
+        assert got[0] == row or vectors[got[0]] @ vectors[row] >= 0.9999
+        assert set(got) == set(expected) or np.allclose(
+            np.sort(vectors[got] @ vectors[row]), np.sort(vectors[expected] @ vectors[row])
+        )
+
+
+def test_model_or_dimension_mismatch_is_refused(tmp_path, settings_for):
+    settings = settings_for()
+    ingest_paths([_library(tmp_path / "lib")], settings)
+    manifest_path = layout.current_build(settings.index_dir) / "manifest.json"
+    manifest = read_manifest(manifest_path)
+    write_manifest(manifest_path, {**manifest, "model": {**manifest["model"], "id": "other/model"}})
+    with pytest.raises(IndexMismatchError, match="other/model"):
+        open_index(settings)
+    write_manifest(manifest_path, {**manifest, "counts": {**manifest["counts"], "chunks": 99}})
+    with pytest.raises(IndexMismatchError, match="inconsistent"):
+        open_index(settings)
+
+
+def test_second_writer_is_refused_while_the_lock_is_held(tmp_path, settings_for):
+    settings = settings_for()
+    with layout.writer_lock(settings.index_dir):
+        with pytest.raises(layout.IndexLockedError, match="another ingest is running"):
+            ingest_paths([_library(tmp_path / "lib")], settings)
+
+
+@pytest.mark.parametrize("stage", ["after_embed", "after_store", "before_switch"])
+def test_crash_mid_build_leaves_the_previous_build(tmp_path, settings_for, stage):
+    settings = settings_for()
+    lib = _library(tmp_path / "lib")
+    ingest_paths([lib], settings)
+    before = layout.current_build(settings.index_dir)
+    (lib / "new.txt").write_text("A new paper on ICANS after CAR T.", encoding="utf-8")
+    result = _ingest_cli([lib], settings.index_dir, {CRASH_ENV: stage})
+    assert result.returncode == 137, result.stderr[-2000:]
+    assert layout.current_build(settings.index_dir) == before
+    assert open_index(settings).manifest["counts"]["sources"] == 3
+    after = ingest_paths([lib], settings)  # the next run recovers and cleans up
+    assert after.changed and open_index(settings).manifest["counts"]["sources"] == 4
+    leftovers = [d.name for d in layout.builds_dir(settings.index_dir).iterdir()]
+    assert not any(name.endswith(".partial") for name in leftovers)
+
+
+def test_sigkill_at_a_random_moment_leaves_a_loadable_index(tmp_path, settings_for):
+    settings = settings_for()
+    lib = _library(tmp_path / "lib")
+    ingest_paths([lib], settings)
+    for i in range(4):
+        (lib / f"more{i}.txt").write_text(f"Paper {i} on MRD-negative remission.", encoding="utf-8")
+    cmd = [sys.executable, "-m", "app.cli", "ingest", str(lib), "--index", str(settings.index_dir)]
+    for delay in (0.5, 2.0, 4.0):
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            proc.wait(timeout=delay)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        loaded = open_index(settings)  # whichever build is live must load and be consistent
+        assert loaded.faiss_index.ntotal == len(loaded.store.chunks)
