@@ -1,0 +1,132 @@
+"""The answer engine behind `bala ask`, the app and the eval: retrieve, quote, verify, cite."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import replace
+
+import numpy as np
+
+from app.answer_types import ABSTAIN_MESSAGE, Answer, CitedSource, Quote
+from app.compose import (
+    Scored,
+    candidates_from_hits,
+    merge_runs,
+    score_candidates,
+    select_quotes,
+    should_abstain,
+)
+from app.normalize import normalize_query
+from index.embed import Embedder, load_embedder
+from index.lexical import idf_table, tokenize
+from index.loaded import LoadedIndex, open_index
+from index.retrieve import Filters, Hit, hybrid_search
+from ingest.settings import Settings
+
+CLOSEST_SHOWN = 3
+
+
+class Engine:
+    """A loaded index plus the embedding model; thread-safe for concurrent questions."""
+
+    def __init__(self, settings: Settings, loaded: LoadedIndex | None = None, embedder=None):
+        self.settings = settings
+        self.loaded = loaded or open_index(settings)
+        self.embedder: Embedder = embedder or load_embedder(settings.index)
+        self.idf = idf_table(self.loaded.bm25)
+        self._lock = threading.Lock()
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        with self._lock:  # torch modules are not re-entrant across threads
+            return self.embedder.encode(texts)
+
+    def retrieve(self, question: str, k: int | None = None, filters: Filters = Filters()):
+        """Fused hits for a question, after clinical-vocabulary normalization."""
+        query = normalize_query(question)
+        query_vec = self.embed([query.dense_text])[0]
+        return hybrid_search(
+            self.loaded, query_vec, query.lexical_text, self.settings.retrieve, k, filters
+        )
+
+    def ask(self, question: str, k: int | None = None, filters: Filters = Filters()) -> Answer:
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        question = question.strip()
+        hits = self.retrieve(question, k, filters) if question else []
+        timings["retrieve"] = (time.perf_counter() - t0) * 1000
+        t1 = time.perf_counter()
+        scored = self._score(question, hits)
+        cfg = self.settings.answer
+        abstain = should_abstain(scored, cfg.min_cosine, cfg.min_overlap, cfg.min_combined)
+        if abstain:
+            answer = self._abstention(question, hits)
+        else:
+            answer = self._compose(question, scored)
+        timings["compose"] = (time.perf_counter() - t1) * 1000
+        timings["total"] = (time.perf_counter() - t0) * 1000
+        return replace(answer, timings_ms=timings)
+
+    def _score(self, question: str, hits: list[Hit]) -> list[Scored]:
+        cands = candidates_from_hits(hits, self.settings.answer.candidate_chunks)
+        if not cands:
+            return []
+        vectors = self.embed([question] + [c.text for c in cands])
+        cosines = vectors[1:] @ vectors[0]
+        terms = set(tokenize(question))
+        return score_candidates(cands, cosines, terms, self.idf, self.settings.answer.lexical_weight)
+
+    def _compose(self, question: str, scored: list[Scored]) -> Answer:
+        picked = merge_runs(select_quotes(scored, self.settings.answer.max_quotes))
+        quotes, numbers, dropped = [], {}, 0
+        store = self.loaded.store
+        for s in picked:
+            c = s.candidate
+            text = c.text or store.document(c.source_id).text[c.start : c.end]
+            if store.stored_slice(c.source_id, c.start, c.end) != text:
+                dropped += 1  # never show a quote that is not verbatim
+                continue
+            number = numbers.setdefault(c.source_id, len(numbers) + 1)
+            quotes.append(
+                Quote(text, c.source_id, c.start, c.end, c.page, number, s.score, c.chunk_id)
+            )
+        if not quotes:
+            return self._abstention(question, [])
+        sources = tuple(CitedSource(n, store.sources[sid]) for sid, n in numbers.items())
+        message = f"{len(quotes)} verbatim quote(s) from {len(sources)} source(s)"
+        return Answer(question, False, message, tuple(quotes), sources, self.loaded.build_id,
+                      dropped_quotes=dropped)
+
+    def _abstention(self, question: str, hits: list[Hit]) -> Answer:
+        closest: list[str] = []
+        for hit in hits:
+            if hit.chunk.source_id not in closest:
+                closest.append(hit.chunk.source_id)
+            if len(closest) == CLOSEST_SHOWN:
+                break
+        sources = tuple(
+            CitedSource(i, self.loaded.store.sources[sid], supporting=False)
+            for i, sid in enumerate(closest, start=1)
+        )
+        return Answer(question, True, ABSTAIN_MESSAGE, (), sources, self.loaded.build_id)
+
+
+_ENGINES: dict[str, Engine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def get_engine(settings: Settings) -> Engine:
+    """One engine per index directory and build per process."""
+    key = str(settings.index_dir)
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(key)
+        if engine is None or engine.settings != settings:
+            engine = Engine(settings)
+            _ENGINES[key] = engine
+        return engine
+
+
+def answer_question(
+    question: str, settings: Settings, k: int | None = None, filters: Filters = Filters()
+) -> Answer:
+    return get_engine(settings).ask(question, k=k, filters=filters)

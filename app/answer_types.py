@@ -1,0 +1,77 @@
+"""What an answer is: verbatim quotes with citations, numbered sources, or an abstention."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from ingest.types import Source
+
+ABSTAIN_MESSAGE = "Insufficient evidence in the indexed library"
+
+
+@dataclass(frozen=True)
+class Quote:
+    """An exact slice `stored_text[start:end]` of one source, cited as [citation]."""
+
+    text: str
+    source_id: str
+    start: int
+    end: int
+    page: int | None
+    citation: int
+    score: float
+    chunk_id: str = ""
+
+
+@dataclass(frozen=True)
+class CitedSource:
+    """A source as listed under an answer, numbered in order of first use."""
+
+    citation: int
+    source: Source
+    supporting: bool = True  # False for "closest, not supporting" sources of an abstention
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    abstained: bool
+    message: str
+    quotes: tuple[Quote, ...]
+    sources: tuple[CitedSource, ...]
+    build_id: str
+    timings_ms: dict = field(default_factory=dict)
+    dropped_quotes: int = 0  # quotes that failed verification (must stay 0)
+
+    def to_json(self) -> dict:
+        """The `bala ask --json` contract: keys may be added, never removed."""
+        return {
+            "question": self.question,
+            "abstained": self.abstained,
+            "message": self.message,
+            "quotes": [
+                {
+                    "text": q.text,
+                    "source_id": q.source_id,
+                    "start": q.start,
+                    "end": q.end,
+                    "page": q.page,
+                    "citation": q.citation,
+                    "score": round(q.score, 4),
+                    "chunk_id": q.chunk_id,
+                }
+                for q in self.quotes
+            ],
+            "sources": [_source_json(c) for c in self.sources],
+            "build_id": self.build_id,
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+            "dropped_quotes": self.dropped_quotes,
+        }
+
+
+def _source_json(cited: CitedSource) -> dict:
+    s = cited.source
+    data = {"citation": cited.citation, "supporting": cited.supporting}
+    data.update(asdict(s))
+    data["authors"] = list(s.authors)
+    return data

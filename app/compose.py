@@ -1,0 +1,146 @@
+"""Pure quote selection: score candidate sentences, pick a few diverse ones, decide to abstain."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.sentences import sentence_spans
+from index.lexical import tokenize
+from index.retrieve import Hit
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One sentence (or sentence run) of a retrieved chunk, in absolute stored-text offsets."""
+
+    source_id: str
+    start: int
+    end: int
+    text: str
+    page: int | None
+    chunk_id: str
+    hit_rank: int  # rank of its chunk in the fused list, from 1
+
+
+@dataclass(frozen=True)
+class Scored:
+    candidate: Candidate
+    score: float
+    cosine: float
+    overlap: float
+
+
+def candidates_from_hits(hits: list[Hit], max_chunks: int) -> list[Candidate]:
+    """Every sentence of the top chunks, with offsets into the source's stored text."""
+    out = []
+    for rank, hit in enumerate(hits[:max_chunks], start=1):
+        chunk = hit.chunk
+        for s, e in sentence_spans(chunk.text):
+            if e - s < 20:  # headings, fragments: not quotable evidence
+                continue
+            out.append(
+                Candidate(
+                    chunk.source_id,
+                    chunk.start + s,
+                    chunk.start + e,
+                    chunk.text[s:e],
+                    chunk.page,
+                    chunk.chunk_id,
+                    rank,
+                )
+            )
+    return out
+
+
+def term_overlap(query_terms: set[str], text: str, idf: dict[str, float]) -> float:
+    """IDF-weighted share of the query's terms that the text contains (0..1)."""
+    if not query_terms:
+        return 0.0
+    present = set(tokenize(text))
+    total = sum(idf.get(t, 1.0) for t in query_terms)
+    return sum(idf.get(t, 1.0) for t in query_terms if t in present) / total
+
+
+def score_candidates(
+    cands: list[Candidate],
+    cosines: np.ndarray,
+    query_terms: set[str],
+    idf: dict[str, float],
+    lexical_weight: float = 0.3,
+) -> list[Scored]:
+    """Blend of embedding cosine and lexical overlap, with a small nudge for chunk rank."""
+    scored = []
+    for cand, cos in zip(cands, cosines):
+        overlap = term_overlap(query_terms, cand.text, idf)
+        rank_bonus = 0.02 / cand.hit_rank
+        score = (1 - lexical_weight) * float(cos) + lexical_weight * overlap + rank_bonus
+        scored.append(Scored(cand, score, float(cos), overlap))
+    return sorted(scored, key=lambda s: (-s.score, s.candidate.source_id, s.candidate.start))
+
+
+def select_quotes(
+    scored: list[Scored], max_quotes: int, margin: float = 0.12, per_source: int = 2
+) -> list[Scored]:
+    """Best sentences within `margin` of the top, at most `per_source` each, sources diverse.
+
+    A second sentence from an already-quoted source is taken only after every other
+    qualifying source has had its turn.
+    """
+    if not scored:
+        return []
+    floor = scored[0].score - margin
+    pool = [s for s in scored if s.score >= floor]
+    chosen: list[Scored] = []
+    for round_ in range(per_source):
+        for s in pool:
+            if len(chosen) >= max_quotes:
+                return chosen
+            used = sum(1 for c in chosen if c.candidate.source_id == s.candidate.source_id)
+            if used == round_ and s not in chosen and not _duplicate(s, chosen):
+                chosen.append(s)
+    return chosen
+
+
+def _duplicate(s: Scored, chosen: list[Scored]) -> bool:
+    text = s.candidate.text.strip().lower()
+    return any(c.candidate.text.strip().lower() == text for c in chosen)
+
+
+def merge_runs(selected: list[Scored]) -> list[Scored]:
+    """Order quotes by score; join sentences that follow each other in one source into a run."""
+    by_pos = sorted(selected, key=lambda s: (s.candidate.source_id, s.candidate.start))
+    merged: list[list[Scored]] = []
+    for s in by_pos:
+        last = merged[-1][-1] if merged else None
+        gap_ok = last is not None and 0 <= s.candidate.start - last.candidate.end <= 2
+        if gap_ok and last.candidate.source_id == s.candidate.source_id:
+            merged[-1].append(s)
+        else:
+            merged.append([s])
+    runs = [_join(group) for group in merged]
+    return sorted(runs, key=lambda s: -s.score)
+
+
+def _join(group: list[Scored]) -> Scored:
+    if len(group) == 1:
+        return group[0]
+    first, last = group[0].candidate, group[-1].candidate
+    best = max(group, key=lambda s: s.score)
+    cand = Candidate(
+        first.source_id, first.start, last.end, "", first.page, first.chunk_id, first.hit_rank
+    )
+    return Scored(cand, best.score, best.cosine, best.overlap)
+
+
+def should_abstain(
+    scored: list[Scored], min_cosine: float, min_overlap: float, min_combined: float
+) -> bool:
+    """Abstain when the best evidence is neither close in meaning nor covers the question."""
+    if not scored:
+        return True
+    best = scored[0]
+    best_cos = max(s.cosine for s in scored)
+    best_overlap = max(s.overlap for s in scored)
+    return best_cos < min_cosine or best_overlap < min_overlap or best.score < min_combined

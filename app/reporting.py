@@ -1,0 +1,70 @@
+"""Plain-text renderings of ingest reports, index status and answers for the terminal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ingest.types import IngestReport
+
+
+def format_ingest_report(report: IngestReport, index_dir: Path) -> str:
+    """One line per file that needs attention, then a summary line."""
+    lines = [f"indexed  {path}" for path in report.ok]
+    lines += [f"FAILED   {path}: {reason}" for path, reason in report.failed]
+    lines += [f"skipped  {path}: {reason}" for path, reason in report.skipped]
+    lines += [f"warning  {path}: {message}" for path, message in report.warnings]
+    lines += [f"removed  {source_id} (file gone)" for source_id in report.removed]
+    if report.unchanged:
+        lines.append(f"unchanged {len(report.unchanged)} file(s)")
+    if report.changed:
+        lines.append(
+            f"build {report.build_id} at {index_dir}: {report.added_chunks} chunks "
+            f"({report.embedded_chunks} newly embedded)"
+        )
+    elif report.build_id:
+        lines.append(f"index unchanged (build {report.build_id})")
+    else:
+        lines.append(f"no index was built at {index_dir}: no file could be ingested")
+    if report.failed:
+        lines.append(
+            f"{len(report.failed)} file(s) failed; every other file was indexed and the "
+            "previous contents are kept"
+        )
+    return "\n".join(lines)
+
+
+def format_status(status: dict) -> str:
+    totals = status["totals"]
+    kinds = ", ".join(f"{n} {k}" for k, n in sorted(totals["by_kind"].items()))
+    head = [
+        f"index    {status['index_dir']}",
+        f"build    {status['build_id']} ({status['created_at']})",
+        f"model    {status['model']['id']} [{status['model']['backend']}, "
+        f"dim {status['model']['dim']}], faiss {status['faiss'].get('type', '?')}",
+        f"holds    {totals['sources']} sources ({kinds}), {totals['chunks']} chunks",
+        "",
+    ]
+    rows = [
+        f"{s['source_id']:<36} {s['year'] or '':<5} {s['chunks']:>4}  {s['title'][:70]}"
+        for s in status["sources"]
+    ]
+    return "\n".join(head + rows)
+
+
+def format_answer(answer) -> str:
+    """Numbered quotes with [n], then AMA references; or the abstention and closest sources."""
+    from app.citations import ama_reference
+
+    if answer.abstained:
+        lines = [f"{answer.message}.", ""]
+        if answer.sources:
+            lines.append("Closest sources (not supporting):")
+            lines += [f"  - {ama_reference(c.source)}" for c in answer.sources]
+        return "\n".join(lines)
+    lines = []
+    for i, q in enumerate(answer.quotes, start=1):
+        page = f", p. {q.page}" if q.page else ""
+        lines.append(f"{i}. \u201c{q.text}\u201d [{q.citation}{page}]")
+    lines += ["", "References"]
+    lines += [f"  [{c.citation}] {ama_reference(c.source)}" for c in answer.sources]
+    return "\n".join(lines)

@@ -1,0 +1,37 @@
+"""Sentence boundaries with offsets, tolerant of the abbreviations of clinical writing."""
+
+from __future__ import annotations
+
+import re
+
+# A boundary: end punctuation, optional closing quote/bracket, whitespace, then a capital,
+# digit or opening bracket. Exceptions are checked on the word before the full stop.
+_BOUNDARY = re.compile(r"[.!?][\"')\]]*\s+(?=[A-Z0-9(\[\"'])")
+_NO_BREAK_AFTER = re.compile(
+    r"(?:\b(?:e\.g|i\.e|et al|vs|approx|incl|Fig|Figs|Ref|No|Dr|Drs|Mr|Ms|Prof|St|ca|cf|"
+    r"resp|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|Inc|Ltd|Co|Eq|Vol|pp|min|max)"
+    r"|\b[A-Z])\.$"
+)
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """[(start, end)] of sentences in `text`, whitespace trimmed; never cuts mid-sentence."""
+    spans, start = [], 0
+    for match in _BOUNDARY.finditer(text):
+        stop = match.start() + 1
+        head = text[max(0, stop - 12) : stop]
+        if _NO_BREAK_AFTER.search(head):
+            continue
+        end = match.start() + len(match.group().rstrip())
+        spans.append((start, end))
+        start = match.end()
+    spans.append((start, len(text)))
+    return [_trim(text, s, e) for s, e in spans if text[s:e].strip()]
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end

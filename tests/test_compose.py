@@ -1,0 +1,118 @@
+"""Pure answer composition: sentences, scoring, diverse selection, runs, abstention, citations."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from app.answer_types import Answer, CitedSource, Quote
+from app.citations import ama_author, ama_reference, answer_bibtex, answer_markdown
+from app.compose import (
+    Candidate,
+    Scored,
+    merge_runs,
+    score_candidates,
+    select_quotes,
+    should_abstain,
+    term_overlap,
+)
+from app.sentences import sentence_spans
+from ingest.types import Source
+
+
+def _cand(source, start, end, text=None, rank=1):
+    text = text or f"Sentence of {source} at {start} to {end}."
+    return Candidate(source, start, end, text, None, "c", rank)
+
+
+def _scored(source, start, end, score, cos=0.7, overlap=0.5):
+    return Scored(_cand(source, start, end), score, cos, overlap)
+
+
+def test_sentence_spans_keep_abbreviations_and_decimals_whole():
+    text = "CR was 81% (e.g. in children). Smith et al. saw 2.5 vs. 3 months. Next?  Yes"
+    got = [text[s:e] for s, e in sentence_spans(text)]
+    assert got == [
+        "CR was 81% (e.g. in children).",
+        "Smith et al. saw 2.5 vs. 3 months.",
+        "Next?",
+        "Yes",
+    ]
+
+
+def test_term_overlap_is_idf_weighted():
+    idf = {"blinatumomab": 5.0, "relaps": 1.0}
+    terms = {"blinatumomab", "relaps"}
+    assert term_overlap(terms, "Blinatumomab works.", idf) == 5.0 / 6.0
+    assert term_overlap(terms, "Relapse is common.", idf) == 1.0 / 6.0
+    assert term_overlap(set(), "anything", idf) == 0.0
+
+
+def test_score_candidates_orders_by_blend():
+    cands = [_cand("a", 0, 10, "relapse after CAR T"), _cand("b", 0, 10, "unrelated words here")]
+    scored = score_candidates(cands, np.array([0.5, 0.6]), {"relaps"}, {"relaps": 2.0}, 0.5)
+    assert [s.candidate.source_id for s in scored] == ["a", "b"]
+
+
+def test_select_quotes_prefers_diverse_sources_within_margin():
+    scored = [
+        _scored("a", 0, 10, 0.90),
+        _scored("a", 20, 30, 0.89),
+        _scored("b", 0, 10, 0.85),
+        _scored("c", 0, 10, 0.60),  # below the margin
+    ]
+    chosen = select_quotes(scored, max_quotes=3, margin=0.12)
+    assert [(s.candidate.source_id, s.candidate.start) for s in chosen] == [
+        ("a", 0), ("b", 0), ("a", 20)
+    ]
+
+
+def test_merge_runs_joins_adjacent_sentences_of_one_source():
+    picked = [_scored("a", 0, 10, 0.9), _scored("a", 11, 20, 0.8), _scored("b", 0, 5, 0.7)]
+    runs = merge_runs(picked)
+    assert [(r.candidate.source_id, r.candidate.start, r.candidate.end) for r in runs] == [
+        ("a", 0, 20), ("b", 0, 5)
+    ]
+
+
+def test_abstain_on_weak_or_uncovered_evidence():
+    strong = [_scored("a", 0, 10, 0.8, cos=0.7, overlap=0.6)]
+    assert not should_abstain(strong, 0.45, 0.3, 0.0)
+    assert should_abstain([_scored("a", 0, 10, 0.3, cos=0.3, overlap=0.9)], 0.45, 0.3, 0.0)
+    assert should_abstain([_scored("a", 0, 10, 0.6, cos=0.8, overlap=0.1)], 0.45, 0.3, 0.0)
+    assert should_abstain([], 0.45, 0.3, 0.0)
+
+
+REVIEW = Source(
+    "doi:10.1182/blood.2024024517", "review", "How I treat postimmunotherapy relapsed B-ALL",
+    ("Adam J. Lamble", "Alexandra E. Kovach", "Nirali N. Shah"), "Blood", 2025, "145", "1",
+    "64-74", "10.1182/blood.2024024517",
+)
+
+
+def test_ama_reference_of_the_review():
+    assert ama_author("Adam J. Lamble") == "Lamble AJ"
+    assert ama_reference(REVIEW) == (
+        "Lamble AJ, Kovach AE, Shah NN. How I treat postimmunotherapy relapsed B-ALL. Blood. "
+        "2025;145(1):64-74. doi:10.1182/blood.2024024517"
+    )
+
+
+def test_pubmed_only_reference_links_pubmed():
+    src = Source("pmid:123", title="A trial.", pmid="123")
+    assert ama_reference(src) == "A trial. PMID: 123. https://pubmed.ncbi.nlm.nih.gov/123/"
+
+
+def test_answer_exports_and_json_contract():
+    quote = Quote("Relapse is common.", REVIEW.source_id, 5, 23, 1, 1, 0.8, "cid")
+    answer = Answer("Q?", False, "1 quote", (quote,), (CitedSource(1, REVIEW),), "b1")
+    data = answer.to_json()
+    assert set(data) >= {"question", "abstained", "message", "quotes", "sources", "build_id",
+                         "timings_ms"}
+    assert set(data["quotes"][0]) >= {"text", "source_id", "start", "end", "page", "citation",
+                                      "score"}
+    assert set(data["sources"][0]) >= {"citation", "source_id", "title", "authors", "journal",
+                                       "year", "pmid", "doi", "url"}
+    md = answer_markdown(answer)
+    assert "\u201cRelapse is common.\u201d [1, p. 1]" in md and "1. Lamble AJ" in md
+    bib = answer_bibtex(answer)
+    assert bib.startswith("@article{lamble2025,") and "pages = {64--74}" in bib
