@@ -74,7 +74,9 @@ class Engine:
         vectors = self.embed([question] + [c.text for c in cands])
         cosines = vectors[1:] @ vectors[0]
         terms = set(tokenize(question))
-        return score_candidates(cands, cosines, terms, self.idf, self.settings.answer.lexical_weight)
+        return score_candidates(
+            cands, cosines, terms, self.idf, self.settings.answer.lexical_weight
+        )
 
     def _compose(self, question: str, scored: list[Scored]) -> Answer:
         picked = merge_runs(select_quotes(scored, self.settings.answer.max_quotes))
@@ -94,8 +96,15 @@ class Engine:
             return self._abstention(question, [])
         sources = tuple(CitedSource(n, store.sources[sid]) for sid, n in numbers.items())
         message = f"{len(quotes)} verbatim quote(s) from {len(sources)} source(s)"
-        return Answer(question, False, message, tuple(quotes), sources, self.loaded.build_id,
-                      dropped_quotes=dropped)
+        return Answer(
+            question,
+            False,
+            message,
+            tuple(quotes),
+            sources,
+            self.loaded.build_id,
+            dropped_quotes=dropped,
+        )
 
     def _abstention(self, question: str, hits: list[Hit]) -> Answer:
         closest: list[str] = []

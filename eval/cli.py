@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import importlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 
 @dataclass(frozen=True)
@@ -37,8 +37,12 @@ def _cmd_eval(args, engine_for) -> int:
     fns = engine_for(load_settings(args.index))
     path = Path(args.set or DEFAULT_SET)
     result = run_eval(
-        load_eval_set(path), fns.ask, fns.rank_sources, fns.stored_slice,
-        set_name=path.stem, build_id=fns.build_id,
+        load_eval_set(path),
+        fns.ask,
+        fns.rank_sources,
+        fns.stored_slice,
+        set_name=path.stem,
+        build_id=fns.build_id,
     )
     if args.report:
         print(f"report: {write_report(result, Path(args.report))}")

@@ -11,7 +11,7 @@ import shutil
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from index import dense, layout
@@ -172,7 +172,7 @@ def _publish(index_dir, documents, file_map, settings, report, progress) -> None
     finally:
         cache.close()
     _maybe_crash("after_embed")
-    stamp = datetime.now(timezone.utc)
+    stamp = datetime.now(UTC)
     build_id = f"{stamp:%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:6]}"
     final = layout.builds_dir(index_dir) / build_id
     partial = final.with_name(build_id + ".partial")

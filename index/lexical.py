@@ -78,4 +78,6 @@ def idf_table(index: Bm25Index) -> dict[str, float]:
     """log(N / df) per vocabulary term, from the BM25 matrix's column pointers."""
     df = np.diff(np.asarray(index.model.scores["indptr"]))
     n = max(index.num_docs, 1)
-    return {t: float(np.log((n + 1) / (df[i] + 0.5))) for t, i in index.vocab.items() if i < len(df)}
+    return {
+        t: float(np.log((n + 1) / (df[i] + 0.5))) for t, i in index.vocab.items() if i < len(df)
+    }

@@ -118,7 +118,7 @@ class Store:
         """`stored_text[start:end]` of a source, read from the store (for verification)."""
         with self._lock:
             row = self._db.execute(
-                'SELECT substr(text, ?, ?) FROM documents WHERE source_id=?',
+                "SELECT substr(text, ?, ?) FROM documents WHERE source_id=?",
                 (start + 1, max(0, end - start), source_id),
             ).fetchone()
         return row[0] if row else ""

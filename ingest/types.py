@@ -64,7 +64,9 @@ class Document:
 
     def pages_for(self, start: int, end: int) -> tuple[int, ...]:
         """Pages that the span [start, end) touches; empty for unpaged text."""
-        return tuple(p.page for p in self.page_spans if p.start < max(end, start + 1) and p.end > start)
+        return tuple(
+            p.page for p in self.page_spans if p.start < max(end, start + 1) and p.end > start
+        )
 
 
 @dataclass(frozen=True)

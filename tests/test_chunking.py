@@ -53,7 +53,9 @@ def test_pages_are_tracked_across_page_boundaries():
     assert chunks[0].pages == (1,) and chunks[-1].pages == (2,)
     page_two_starts = spans[1].start
     for c in chunks:
-        expected = tuple(p for p, hit in ((1, c.start < spans[0].end), (2, c.end > page_two_starts)) if hit)
+        expected = tuple(
+            p for p, hit in ((1, c.start < spans[0].end), (2, c.end > page_two_starts)) if hit
+        )
         assert c.pages == expected
 
 

@@ -62,7 +62,9 @@ def test_select_quotes_prefers_diverse_sources_within_margin():
     ]
     chosen = select_quotes(scored, max_quotes=3, margin=0.12)
     assert [(s.candidate.source_id, s.candidate.start) for s in chosen] == [
-        ("a", 0), ("b", 0), ("a", 20)
+        ("a", 0),
+        ("b", 0),
+        ("a", 20),
     ]
 
 
@@ -70,7 +72,8 @@ def test_merge_runs_joins_adjacent_sentences_of_one_source():
     picked = [_scored("a", 0, 10, 0.9), _scored("a", 11, 20, 0.8), _scored("b", 0, 5, 0.7)]
     runs = merge_runs(picked)
     assert [(r.candidate.source_id, r.candidate.start, r.candidate.end) for r in runs] == [
-        ("a", 0, 20), ("b", 0, 5)
+        ("a", 0, 20),
+        ("b", 0, 5),
     ]
 
 
@@ -83,9 +86,16 @@ def test_abstain_on_weak_or_uncovered_evidence():
 
 
 REVIEW = Source(
-    "doi:10.1182/blood.2024024517", "review", "How I treat postimmunotherapy relapsed B-ALL",
-    ("Adam J. Lamble", "Alexandra E. Kovach", "Nirali N. Shah"), "Blood", 2025, "145", "1",
-    "64-74", "10.1182/blood.2024024517",
+    "doi:10.1182/blood.2024024517",
+    "review",
+    "How I treat postimmunotherapy relapsed B-ALL",
+    ("Adam J. Lamble", "Alexandra E. Kovach", "Nirali N. Shah"),
+    "Blood",
+    2025,
+    "145",
+    "1",
+    "64-74",
+    "10.1182/blood.2024024517",
 )
 
 
@@ -106,12 +116,35 @@ def test_answer_exports_and_json_contract():
     quote = Quote("Relapse is common.", REVIEW.source_id, 5, 23, 1, 1, 0.8, "cid")
     answer = Answer("Q?", False, "1 quote", (quote,), (CitedSource(1, REVIEW),), "b1")
     data = answer.to_json()
-    assert set(data) >= {"question", "abstained", "message", "quotes", "sources", "build_id",
-                         "timings_ms"}
-    assert set(data["quotes"][0]) >= {"text", "source_id", "start", "end", "page", "citation",
-                                      "score"}
-    assert set(data["sources"][0]) >= {"citation", "source_id", "title", "authors", "journal",
-                                       "year", "pmid", "doi", "url"}
+    assert set(data) >= {
+        "question",
+        "abstained",
+        "message",
+        "quotes",
+        "sources",
+        "build_id",
+        "timings_ms",
+    }
+    assert set(data["quotes"][0]) >= {
+        "text",
+        "source_id",
+        "start",
+        "end",
+        "page",
+        "citation",
+        "score",
+    }
+    assert set(data["sources"][0]) >= {
+        "citation",
+        "source_id",
+        "title",
+        "authors",
+        "journal",
+        "year",
+        "pmid",
+        "doi",
+        "url",
+    }
     md = answer_markdown(answer)
     assert "\u201cRelapse is common.\u201d [1, p. 1]" in md and "1. Lamble AJ" in md
     bib = answer_bibtex(answer)

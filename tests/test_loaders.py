@@ -56,8 +56,14 @@ def test_jsonl_with_no_good_line_fails(tmp_path):
 def test_text_with_sidecar_gets_doi_source_id(tmp_path):
     doc_path = tmp_path / "paper.txt"
     doc_path.write_text("Body text of the paper.", encoding="utf-8")
-    meta = {"title": "A paper", "doi": "https://doi.org/10.1000/ABC.1", "year": 2024,
-            "authors": ["Ann B. Smith"], "journal": "Blood", "series": "Review"}
+    meta = {
+        "title": "A paper",
+        "doi": "https://doi.org/10.1000/ABC.1",
+        "year": 2024,
+        "authors": ["Ann B. Smith"],
+        "journal": "Blood",
+        "series": "Review",
+    }
     (tmp_path / "paper.json").write_text(json.dumps(meta), encoding="utf-8")
     (doc,) = load_file(doc_path, "sha", CFG).documents
     assert doc.source_id == "doi:10.1000/abc.1"
@@ -92,7 +98,9 @@ def test_bad_text_inputs_name_their_reason(tmp_path, name, content, reason):
 
 
 def test_source_id_rule():
-    assert make_source_id(doi="10.1182/Blood.2024024517", pmid="5") == "doi:10.1182/blood.2024024517"
+    assert (
+        make_source_id(doi="10.1182/Blood.2024024517", pmid="5") == "doi:10.1182/blood.2024024517"
+    )
     assert make_source_id(pmid="123") == "pmid:123"
     assert make_source_id(text="x").startswith("sha256:")
     assert normalize_doi("doi: 10.1/X.") == "10.1/x"
