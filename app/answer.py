@@ -17,6 +17,7 @@ from app.compose import (
     select_quotes,
     should_abstain,
 )
+from app.coverage import missing_terms
 from app.normalize import normalize_query
 from index.embed import Embedder, load_embedder
 from index.lexical import idf_table, tokenize
@@ -58,9 +59,11 @@ class Engine:
         t1 = time.perf_counter()
         scored = self._score(question, hits)
         cfg = self.settings.answer
+        evidence = [h.chunk.text for h in hits[: cfg.candidate_chunks]]
+        missing = tuple(missing_terms(question, evidence))
         abstain = should_abstain(scored, cfg.min_cosine, cfg.min_overlap, cfg.min_combined)
-        if abstain:
-            answer = self._abstention(question, hits)
+        if abstain or missing:
+            answer = replace(self._abstention(question, hits), missing_terms=missing)
         else:
             answer = self._compose(question, scored)
         timings["compose"] = (time.perf_counter() - t1) * 1000

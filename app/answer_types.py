@@ -42,6 +42,7 @@ class Answer:
     build_id: str
     timings_ms: dict = field(default_factory=dict)
     dropped_quotes: int = 0  # quotes that failed verification (must stay 0)
+    missing_terms: tuple[str, ...] = ()  # named terms no retrieved passage mentions
 
     def to_json(self) -> dict:
         """The `bala ask --json` contract: keys may be added, never removed."""
@@ -66,6 +67,7 @@ class Answer:
             "build_id": self.build_id,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
             "dropped_quotes": self.dropped_quotes,
+            "missing_terms": list(self.missing_terms),
         }
 
 

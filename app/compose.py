@@ -54,13 +54,21 @@ def candidates_from_hits(hits: list[Hit], max_chunks: int) -> list[Candidate]:
     return out
 
 
-def term_overlap(query_terms: set[str], text: str, idf: dict[str, float]) -> float:
-    """IDF-weighted share of the query's terms that the text contains (0..1)."""
+def term_overlap(
+    query_terms: set[str], text: str, idf: dict[str, float], unseen: float | None = None
+) -> float:
+    """IDF-weighted share of the query's terms that the text contains (0..1).
+
+    Terms absent from the library weigh most: a question about something the library never
+    mentions (a drug, an antigen) cannot be covered by evidence about something else.
+    """
     if not query_terms:
         return 0.0
     present = set(tokenize(text))
-    total = sum(idf.get(t, 1.0) for t in query_terms)
-    return sum(idf.get(t, 1.0) for t in query_terms if t in present) / total
+    if unseen is None:
+        unseen = max(idf.values(), default=1.0)
+    weights = {t: idf.get(t, unseen) for t in query_terms}
+    return sum(w for t, w in weights.items() if t in present) / sum(weights.values())
 
 
 def score_candidates(
@@ -72,8 +80,9 @@ def score_candidates(
 ) -> list[Scored]:
     """Blend of embedding cosine and lexical overlap, with a small nudge for chunk rank."""
     scored = []
+    unseen = max(idf.values(), default=1.0)
     for cand, cos in zip(cands, cosines):
-        overlap = term_overlap(query_terms, cand.text, idf)
+        overlap = term_overlap(query_terms, cand.text, idf, unseen)
         rank_bonus = 0.02 / cand.hit_rank
         score = (1 - lexical_weight) * float(cos) + lexical_weight * overlap + rank_bonus
         scored.append(Scored(cand, score, float(cos), overlap))
@@ -109,13 +118,13 @@ def _duplicate(s: Scored, chosen: list[Scored]) -> bool:
 
 
 def merge_runs(selected: list[Scored]) -> list[Scored]:
-    """Order quotes by score; join sentences that follow each other in one source into a run."""
+    """Order quotes by score; join sentences that follow each other in one passage into a run."""
     by_pos = sorted(selected, key=lambda s: (s.candidate.source_id, s.candidate.start))
     merged: list[list[Scored]] = []
     for s in by_pos:
         last = merged[-1][-1] if merged else None
         gap_ok = last is not None and 0 <= s.candidate.start - last.candidate.end <= 2
-        if gap_ok and last.candidate.source_id == s.candidate.source_id:
+        if gap_ok and last.candidate.chunk_id == s.candidate.chunk_id:  # never across passages
             merged[-1].append(s)
         else:
             merged.append([s])

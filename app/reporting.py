@@ -57,6 +57,8 @@ def format_answer(answer) -> str:
 
     if answer.abstained:
         lines = [f"{answer.message}.", ""]
+        if answer.missing_terms:
+            lines += [f"No retrieved passage mentions: {', '.join(answer.missing_terms)}.", ""]
         if answer.sources:
             lines.append("Closest sources (not supporting):")
             lines += [f"  - {ama_reference(c.source)}" for c in answer.sources]

@@ -149,3 +149,9 @@ def test_answer_exports_and_json_contract():
     assert "\u201cRelapse is common.\u201d [1, p. 1]" in md and "1. Lamble AJ" in md
     bib = answer_bibtex(answer)
     assert bib.startswith("@article{lamble2025,") and "pages = {64--74}" in bib
+
+
+def test_terms_the_library_never_uses_weigh_most():
+    idf = {"car": 2.0, "relaps": 1.0, "rare": 6.0}
+    terms = {"inotuzumab", "car", "relaps"}
+    assert term_overlap(terms, "Relapse after CAR T.", idf) == 3.0 / 9.0

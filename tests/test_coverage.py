@@ -1,0 +1,39 @@
+"""Named-term coverage: abstain when the evidence never mentions what the question names."""
+
+from __future__ import annotations
+
+from app.coverage import missing_terms, named_terms
+
+
+def _labels(question):
+    return [t.label for t in named_terms(question)]
+
+
+def test_named_terms_from_vocabulary_and_codes():
+    assert _labels("inotuzumab ozogamicin after CAR T relapse") == [
+        "inotuzumab ozogamicin",
+        "CAR T",
+    ]
+    assert _labels("InO in Ph+ ALL with KMT2A-rearranged disease and ICANS") == [
+        "InO",
+        "Ph+",
+        "ALL",
+        "KMT2A",
+        "ICANS",
+    ]
+    assert "CD22" in _labels("CD22 CAR T cells after CD19 failure")
+    assert _labels("What diet is best for gout?") == []
+    assert _labels("all patients relapsed") == []
+
+
+def test_synonyms_count_as_mentions():
+    evidence = ["Blinatumomab, a bispecific T-cell engager, induced remission."]
+    assert missing_terms("blina in relapsed B-ALL", evidence) == ["B-ALL"]
+    assert missing_terms("Does blina work?", evidence) == []
+    assert missing_terms("What about BiTE therapy?", evidence) == []
+
+
+def test_codes_must_appear_literally():
+    evidence = ["CD19-directed CAR T cells (chimeric antigen receptor) in children."]
+    assert missing_terms("CD22 CAR T after CD19 CAR", evidence) == ["CD22"]
+    assert missing_terms("CD19 CAR T", evidence) == []
