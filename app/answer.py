@@ -13,6 +13,7 @@ from app.compose import (
     Scored,
     candidates_from_hits,
     merge_runs,
+    preselect,
     score_candidates,
     select_quotes,
     should_abstain,
@@ -44,20 +45,24 @@ class Engine:
 
     def retrieve(self, question: str, k: int | None = None, filters: Filters = Filters()):
         """Fused hits for a question, after clinical-vocabulary normalization."""
+        return self._retrieve(question, k, filters)[0]
+
+    def _retrieve(self, question: str, k: int | None, filters: Filters):
         query = normalize_query(question)
         query_vec = self.embed([query.dense_text])[0]
-        return hybrid_search(
+        hits = hybrid_search(
             self.loaded, query_vec, query.lexical_text, self.settings.retrieve, k, filters
         )
+        return hits, query_vec
 
     def ask(self, question: str, k: int | None = None, filters: Filters = Filters()) -> Answer:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         question = question.strip()
-        hits = self.retrieve(question, k, filters) if question else []
+        hits, query_vec = self._retrieve(question, k, filters) if question else ([], None)
         timings["retrieve"] = (time.perf_counter() - t0) * 1000
         t1 = time.perf_counter()
-        scored = self._score(question, hits)
+        scored = self._score(question, query_vec, hits)
         cfg = self.settings.answer
         evidence = [h.chunk.text for h in hits[: cfg.candidate_chunks]]
         missing = tuple(missing_terms(question, evidence))
@@ -70,19 +75,29 @@ class Engine:
         timings["total"] = (time.perf_counter() - t0) * 1000
         return replace(answer, timings_ms=timings)
 
-    def _score(self, question: str, hits: list[Hit]) -> list[Scored]:
-        cands = candidates_from_hits(hits, self.settings.answer.candidate_chunks)
+    def _score(self, question: str, query_vec, hits: list[Hit]) -> list[Scored]:
+        """Candidate sentences scored by their passage's cosine to the query and term overlap.
+
+        The passage vectors come from the index itself, so answering costs one model call
+        (the query) whatever the number of candidate sentences.
+        """
+        cfg = self.settings.answer
+        terms = set(tokenize(question))
+        cands = candidates_from_hits(hits, cfg.candidate_chunks)
+        cands = preselect(cands, terms, self.idf, cfg.max_sentences)
         if not cands:
             return []
-        vectors = self.embed([question] + [c.text for c in cands])
-        cosines = vectors[1:] @ vectors[0]
-        terms = set(tokenize(question))
-        return score_candidates(
-            cands, cosines, terms, self.idf, self.settings.answer.lexical_weight
-        )
+        rows = {h.chunk.chunk_id: h.row for h in hits}
+        vectors = {cid: self.loaded.faiss_index.reconstruct(row) for cid, row in rows.items()}
+        cosines = np.array([float(vectors[c.chunk_id] @ query_vec) for c in cands])
+        return score_candidates(cands, cosines, terms, self.idf, cfg.lexical_weight)
 
     def _compose(self, question: str, scored: list[Scored]) -> Answer:
-        picked = merge_runs(select_quotes(scored, self.settings.answer.max_quotes))
+        cfg = self.settings.answer
+        supported = [
+            s for s in scored if s.cosine >= cfg.min_cosine and s.overlap >= cfg.min_overlap
+        ]
+        picked = merge_runs(select_quotes(supported or scored[:1], cfg.max_quotes))
         quotes, numbers, dropped = [], {}, 0
         store = self.loaded.store
         for s in picked:

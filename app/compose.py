@@ -71,6 +71,21 @@ def term_overlap(
     return sum(w for t, w in weights.items() if t in present) / sum(weights.values())
 
 
+def preselect(
+    cands: list[Candidate], query_terms: set[str], idf: dict[str, float], limit: int
+) -> list[Candidate]:
+    """The `limit` sentences most worth embedding: term overlap first, then chunk rank."""
+    if len(cands) <= limit:
+        return cands
+    unseen = max(idf.values(), default=1.0)
+    keyed = [
+        (term_overlap(query_terms, c.text, idf, unseen) + 0.1 / c.hit_rank, i)
+        for i, c in enumerate(cands)
+    ]
+    keep = sorted(i for _, i in sorted(keyed, key=lambda x: (-x[0], x[1]))[:limit])
+    return [cands[i] for i in keep]
+
+
 def score_candidates(
     cands: list[Candidate],
     cosines: np.ndarray,

@@ -49,6 +49,7 @@ class RetrieveSettings:
 class AnswerSettings:
     max_quotes: int = 5
     candidate_chunks: int = 6  # top fused chunks whose sentences compete to be quoted
+    max_sentences: int = 16  # of those, how many are embedded and scored (latency bound)
     lexical_weight: float = 0.3  # share of term overlap in a sentence's score
     # Abstain unless the best evidence clears these (calibrated; see README "Abstention").
     min_cosine: float = 0.45

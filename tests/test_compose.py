@@ -10,6 +10,7 @@ from app.compose import (
     Candidate,
     Scored,
     merge_runs,
+    preselect,
     score_candidates,
     select_quotes,
     should_abstain,
@@ -155,3 +156,15 @@ def test_terms_the_library_never_uses_weigh_most():
     idf = {"car": 2.0, "relaps": 1.0, "rare": 6.0}
     terms = {"inotuzumab", "car", "relaps"}
     assert term_overlap(terms, "Relapse after CAR T.", idf) == 3.0 / 9.0
+
+
+def test_preselect_keeps_overlapping_sentences_in_document_order():
+    idf = {"blinatumomab": 4.0}
+    cands = [
+        _cand("a", 0, 10, "Nothing relevant here at all.", rank=1),
+        _cand("b", 0, 10, "Blinatumomab induced remission.", rank=3),
+        _cand("c", 0, 10, "Also unrelated text in this one.", rank=2),
+    ]
+    kept = preselect(cands, {"blinatumomab"}, idf, limit=2)
+    assert [c.source_id for c in kept] == ["a", "b"]
+    assert preselect(cands, set(), idf, limit=5) == cands

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Install Debian's chromium for the browser tests (idempotent).
+# Never runs `playwright install`: the tests drive /usr/bin/chromium, nothing is downloaded.
+set -euo pipefail
+if [ -x /usr/bin/chromium ]; then
+  echo "chromium present: $(/usr/bin/chromium --version 2>/dev/null || echo /usr/bin/chromium)"
+  exit 0
+fi
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then
+    SUDO="sudo"
+  else
+    echo "install_browser: /usr/bin/chromium missing and not root (no sudo); browser tests will skip" >&2
+    exit 0
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium
+/usr/bin/chromium --version
