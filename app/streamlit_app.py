@@ -221,6 +221,9 @@ def render_abstention(answer: Answer) -> None:
         "enough to quote it, so none is given.",
         icon="\u26a0\ufe0f",
     )
+    if answer.missing_terms:
+        missing = ", ".join(escape_markdown(t) for t in answer.missing_terms)
+        st.markdown(f"No retrieved passage mentions: {missing}.")
     if answer.sources:
         render_sources(answer, "Closest sources (closest, not supporting)")
 

@@ -1,0 +1,151 @@
+"""The answer engine on the demo library: verbatim quotes, citations, abstention, JSON contract."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+from conftest import shared_path
+
+from app.answer import get_engine
+from index.loaded import index_status, open_index
+
+QUESTIONS = [
+    "What happens after relapse following CD19 CAR T cells?",
+    "How does antigen escape present after blinatumomab?",
+    "What is tisagenlecleucel's remission rate in children with relapsed ALL?",
+    "What are the toxicities of CAR T-cell therapy?",
+    "Is MRD used to guide therapy in Ph-positive ALL?",
+    "What is the risk of second cancers after Hodgkin lymphoma treatment?",
+]
+OFF_TOPIC = [
+    "What diet is best for gout?",
+    "How should an ankle sprain be rehabilitated?",
+    "What is the recommended childhood vaccination schedule for measles?",
+]
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+@pytest.fixture(scope="module")
+def engine(demo_index):
+    return get_engine(demo_index)
+
+
+@pytest.fixture(scope="module")
+def source_texts():
+    """Verbatim texts of the demo library's files, per source id."""
+    texts: dict[str, list[str]] = {}
+    path = shared_path("corpus", "pubmed", "hemeonc-passages.jsonl")
+    for line in path.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        texts.setdefault(f"pmid:{record['pmid']}", []).append(record["text"])
+    review = shared_path("bench", "pdf-fidelity", "lamble-2025-blood.txt")
+    texts["doi:10.1182/blood.2024024517"] = [review.read_text(encoding="utf-8")]
+    return texts
+
+
+def test_demo_library_status(demo_index):
+    status = index_status(demo_index)
+    ids = {s["source_id"] for s in status["sources"]}
+    assert "doi:10.1182/blood.2024024517" in ids
+    assert sum(i.startswith("pmid:") for i in ids) == 839
+    review = next(s for s in status["sources"] if s["source_id"].startswith("doi:"))
+    assert review["kind"] == "review" and review["year"] == 2025
+
+
+def test_every_demo_chunk_is_an_exact_slice_of_its_stored_text(demo_index):
+    loaded = open_index(demo_index)
+    documents = {d.source_id: d for d in loaded.store.documents()}
+    for chunk in loaded.store.chunks:
+        assert documents[chunk.source_id].text[chunk.start : chunk.end] == chunk.text
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_quotes_are_verbatim_slices_found_in_the_source_files(engine, source_texts, question):
+    answer = engine.ask(question)
+    assert not answer.abstained, question
+    assert answer.dropped_quotes == 0
+    store = engine.loaded.store
+    for quote in answer.quotes:
+        assert store.document(quote.source_id).text[quote.start : quote.end] == quote.text
+        files = source_texts[quote.source_id]
+        if quote.source_id.startswith("pmid:"):
+            assert any(quote.text in record for record in files)
+        else:  # PDF text: line breaks of the page are not part of the words
+            assert _squash(quote.text) in _squash(files[0])
+
+
+@pytest.mark.parametrize("question", QUESTIONS[:3])
+def test_citations_are_numbered_in_order_of_first_use(engine, question):
+    answer = engine.ask(question)
+    seen: list[int] = []
+    for quote in answer.quotes:
+        if quote.citation not in seen:
+            seen.append(quote.citation)
+    assert seen == list(range(1, len(seen) + 1))
+    assert [c.citation for c in answer.sources] == seen
+    assert [c.source.source_id for c in answer.sources] == list(
+        dict.fromkeys(q.source_id for q in answer.quotes)
+    )
+
+
+@pytest.mark.parametrize("question", OFF_TOPIC)
+def test_off_topic_questions_abstain(engine, question):
+    answer = engine.ask(question)
+    assert answer.abstained and answer.quotes == ()
+    assert answer.message == "Insufficient evidence in the indexed library"
+    assert all(not c.supporting for c in answer.sources)
+
+
+def test_question_naming_a_drug_the_library_lacks_abstains(engine):
+    answer = engine.ask("What are response rates to inotuzumab ozogamicin after CAR T relapse?")
+    assert answer.abstained and "inotuzumab ozogamicin" in answer.missing_terms
+
+
+def test_review_answers_a_question_about_its_own_subject(engine):
+    answer = engine.ask("Which treatment modalities are explored for postimmunotherapy relapse?")
+    assert answer.quotes and answer.quotes[0].source_id == "doi:10.1182/blood.2024024517"
+    assert answer.quotes[0].page == 1
+
+
+def test_ask_json_contract_through_the_cli(demo_index):
+    cmd = [sys.executable, "-m", "app.cli", "ask", QUESTIONS[0], "--json"]
+    cmd += ["--index", str(demo_index.index_dir)]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=True)
+    data = json.loads(result.stdout)
+    assert set(data) >= {
+        "question",
+        "abstained",
+        "message",
+        "quotes",
+        "sources",
+        "build_id",
+        "timings_ms",
+    }
+    assert data["quotes"] and set(data["quotes"][0]) >= {
+        "text",
+        "source_id",
+        "start",
+        "end",
+        "page",
+        "citation",
+        "score",
+    }
+    assert set(data["sources"][0]) >= {
+        "citation",
+        "source_id",
+        "title",
+        "authors",
+        "journal",
+        "year",
+        "pmid",
+        "doi",
+        "url",
+    }
+    assert data["build_id"] == open_index(demo_index).build_id
