@@ -50,9 +50,16 @@ def cmd_status(args) -> int:
 def cmd_ask(args) -> int:
     from app.answer import answer_question
     from app.reporting import format_answer
+    from index.retrieve import Filters
 
     settings = load_settings(args.index)
-    answer = answer_question(args.question, settings, k=args.k)
+    filters = Filters(
+        source_ids=frozenset(args.source) if args.source else None,
+        year_min=args.year_min,
+        year_max=args.year_max,
+        kinds=frozenset(args.kind) if args.kind else None,
+    )
+    answer = answer_question(args.question, settings, k=args.k, filters=filters)
     if args.json:
         _print_json(answer.to_json())
     else:
@@ -104,6 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ask", help="answer a question with verbatim, cited quotes")
     p.add_argument("question")
     p.add_argument("--k", type=int, default=None, help="passages to retrieve")
+    p.add_argument("--source", action="append", help="only this source id (repeatable)")
+    p.add_argument("--year-min", type=int, help="only sources published in or after")
+    p.add_argument("--year-max", type=int, help="only sources published in or before")
+    p.add_argument("--kind", action="append", choices=["review", "article", "other"])
     p.add_argument("--json", action="store_true")
     _add_index(p)
     p.set_defaults(func=cmd_ask)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from app.normalize import concepts_in, mentions_concept
 from app.vocabulary import VOCABULARY
+from index.lexical import tokenize
 
 # Codes with letters and digits (CD22, KMT2A, IL-6, TP53, BCR-ABL1), and acronyms of 3+ capitals.
 _CODE = re.compile(r"(?<![\w-])(?=[A-Za-z-]*\d)(?=\d*[A-Za-z])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*")
@@ -50,9 +51,17 @@ def named_terms(question: str) -> list[NamedTerm]:
     return terms
 
 
-def _mentioned(term: NamedTerm, evidence: str) -> bool:
+def _mentioned(term: NamedTerm, evidence: str, evidence_tokens: set[str]) -> bool:
+    """By any form of the concept, or every word of a multi-word long form.
+
+    The word rule catches interrupted phrases: "chimeric antigen receptor (CAR) T cells"
+    mentions CAR T cells although no form matches it as written.
+    """
     if term.entry is not None:
-        return mentions_concept(evidence, term.entry)
+        if mentions_concept(evidence, term.entry):
+            return True
+        long_forms = [tokenize(f) for f in VOCABULARY[term.entry].long]
+        return any(len(t) > 1 and set(t) <= evidence_tokens for t in long_forms)
     pattern = r"(?<![\w])" + re.escape(term.label) + r"(?![\w])"
     return re.search(pattern, evidence, re.IGNORECASE) is not None
 
@@ -60,4 +69,5 @@ def _mentioned(term: NamedTerm, evidence: str) -> bool:
 def missing_terms(question: str, evidence_texts: list[str]) -> list[str]:
     """Named terms of the question that no evidence passage mentions."""
     evidence = "\n".join(evidence_texts)
-    return [t.label for t in named_terms(question) if not _mentioned(t, evidence)]
+    tokens = set(tokenize(evidence))
+    return [t.label for t in named_terms(question) if not _mentioned(t, evidence, tokens)]

@@ -37,3 +37,11 @@ def test_codes_must_appear_literally():
     evidence = ["CD19-directed CAR T cells (chimeric antigen receptor) in children."]
     assert missing_terms("CD22 CAR T after CD19 CAR", evidence) == ["CD22"]
     assert missing_terms("CD19 CAR T", evidence) == []
+
+
+def test_an_interrupted_long_form_still_counts():
+    evidence = ["CD19-directed chimeric antigen receptor (CAR) T cells (CD19-CAR) failed."]
+    assert missing_terms("relapse after CAR T", evidence) == []
+    assert missing_terms("relapse after CAR T", ["Antigen receptor signalling in T cells."]) == [
+        "CAR T"
+    ]
