@@ -16,14 +16,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 PARAGRAPH_SEP = "\n"
-_LIGATURES = {"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st"}
+_LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬆ": "st"})
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufffe\uffff]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
-_HYPHENS = "-\u2010"
-_DASHES = "\u2013\u2014"
-_SOFT_HYPHEN = "\u00ad"
-_ROMAN = r"(?=[ivx])x{0,3}(?:ix|iv|v?i{0,3})"
+_HYPHENS, _DASHES, _SOFT_HYPHEN = "-\u2010", "\u2013\u2014", "\u00ad"
+_ROMAN = r"(?=[ivx])x{0,3}(?:ix|iv|v?i{0,3})"  # i .. xxxix
 _PAGE_NUMBER = re.compile(
-    rf"^(?:page\s*)?(?:\d{{1,4}}|{_ROMAN})(?:\s*(?:of|/)\s*\d{{1,4}})?$", re.IGNORECASE
+    rf"^(?:page\s*)?(?:\d{{1,4}}|{_ROMAN})(?:\s*(?:of|/)\s*\d{{1,4}})?$", re.I
 )
 _SHORT_NUMBER = re.compile(r"(?<!\d)\d{1,4}(?!\d)")
 _WORD_EDGE = re.compile(r"^[^\w]+|[^\w]+$")
@@ -61,14 +61,12 @@ class PageLayout:
     box: tuple[float, float, float, float] = (0.0, 0.0, 612.0, 792.0)
 
 
-# ----------------------------------------------------------------------------- text
-
-
 def normalize_text(text: str) -> str:
-    """Ligatures spelled out, odd spaces made plain, runs of spaces collapsed."""
-    for lig, plain in _LIGATURES.items():
-        text = text.replace(lig, plain)
-    return _SPACES.sub(" ", text)
+    """Ligatures spelled out, odd spaces made plain and collapsed, control characters
+    dropped, stray surrogates (undecodable glyphs) made U+FFFD so the text encodes."""
+    if _SURROGATE.search(text):
+        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return _SPACES.sub(" ", _CONTROL.sub("", text.translate(_LIGATURES)))
 
 
 def _estimated_width(frag: Fragment) -> float:
@@ -93,9 +91,8 @@ def fragments_to_lines(fragments: Iterable[Fragment]) -> list[Line]:
             or abs(frag.y - last.y) >= 0.5 * size
             or not last.x0 - 0.5 * size <= frag.x <= last.x1 + 1.0 * size
         ):
-            lines.append(
-                Line(text, frag.x, frag.x + _estimated_width(frag), frag.y, frag.size, frag.font)
-            )
+            end = frag.x + _estimated_width(frag)
+            lines.append(Line(text, frag.x, end, frag.y, frag.size, frag.font))
             continue
         # A run after a font switch is reported at the line's start (behind the running
         # end): it continues the text directly, as does a run that touches the previous.
@@ -112,9 +109,6 @@ def fragments_to_lines(fragments: Iterable[Fragment]) -> list[Line]:
 def sort_top_down(lines: Iterable[Line]) -> list[Line]:
     """Lines from the top of the page down, left to right on one baseline."""
     return sorted(lines, key=lambda ln: (-round(ln.y, 1), ln.x0))
-
-
-# ------------------------------------------------------------------------ furniture
 
 
 def is_page_number(text: str) -> bool:
@@ -213,9 +207,6 @@ def remove_margin_lines(
     return kept
 
 
-# -------------------------------------------------------------------------- columns
-
-
 def column_starts(lines: Sequence[Line]) -> list[float]:
     """Left edges of text columns: x positions where several full text lines start, each
     at least a quarter of the text width right of the previous one (so paragraph indents,
@@ -252,9 +243,6 @@ def column_blocks(lines: Sequence[Line]) -> list[list[Line]]:
     head = [ln for ln in lines if ln.y > region_top]
     body = [[ln for ln in col if ln.y <= region_top] for col in columns]
     return [block for block in (head, *body) if block]
-
-
-# ----------------------------------------------------------------------- paragraphs
 
 
 def _base_font(font: str) -> str:
@@ -384,9 +372,6 @@ def join_split_across_pages(
     return tuple(out)
 
 
-# ------------------------------------------------------------------------- pipeline
-
-
 @dataclass(frozen=True)
 class CleanedPages:
     """Cleaned text per page, and per page the header/footer lines that were removed."""
@@ -412,8 +397,3 @@ def clean_document(layouts: Sequence[PageLayout]) -> CleanedPages:
         PARAGRAPH_SEP.join(page_paragraphs(column_blocks(lines), vocabulary)) for lines in pages
     ]
     return CleanedPages(join_split_across_pages(texts, vocabulary), removed)
-
-
-def clean_pages(layouts: Sequence[PageLayout]) -> tuple[str, ...]:
-    """Cleaned text per page (see `clean_document`)."""
-    return clean_document(layouts).pages
