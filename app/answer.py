@@ -14,16 +14,16 @@ from app.compose import (
     candidates_from_hits,
     merge_runs,
     preselect,
+    question_terms,
     score_candidates,
     select_quotes,
     should_abstain,
 )
 from app.coverage import missing_terms
-from app.normalize import normalize_query
 from index.embed import Embedder, load_embedder
-from index.lexical import idf_table, tokenize
+from index.lexical import idf_table
 from index.loaded import LoadedIndex, open_index
-from index.retrieve import Filters, Hit, hybrid_search
+from index.retrieve import Filters, Hit, search
 from ingest.settings import Settings
 
 CLOSEST_SHOWN = 3
@@ -48,12 +48,7 @@ class Engine:
         return self._retrieve(question, k, filters)[0]
 
     def _retrieve(self, question: str, k: int | None, filters: Filters):
-        query = normalize_query(question)
-        query_vec = self.embed([query.dense_text])[0]
-        hits = hybrid_search(
-            self.loaded, query_vec, query.lexical_text, self.settings.retrieve, k, filters
-        )
-        return hits, query_vec
+        return search(self.loaded, self.embed, question, self.settings.retrieve, k, filters)
 
     def ask(self, question: str, k: int | None = None, filters: Filters = Filters()) -> Answer:
         timings: dict[str, float] = {}
@@ -82,7 +77,7 @@ class Engine:
         (the query) whatever the number of candidate sentences.
         """
         cfg = self.settings.answer
-        terms = set(tokenize(question))
+        terms = question_terms(question)
         cands = candidates_from_hits(hits, cfg.candidate_chunks)
         cands = preselect(cands, terms, self.idf, cfg.max_sentences)
         if not cands:

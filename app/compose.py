@@ -54,6 +54,21 @@ def candidates_from_hits(hits: list[Hit], max_chunks: int) -> list[Candidate]:
     return out
 
 
+def _stop_stems() -> frozenset[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    words = set(ENGLISH_STOP_WORDS) | {"does", "did", "doing", "can", "should", "would", "may"}
+    return frozenset(t for word in words for t in tokenize(word))
+
+
+QUESTION_STOPWORDS = _stop_stems()  # "what", "which", "does"... carry no evidence
+
+
+def question_terms(question: str) -> set[str]:
+    """The question's content terms, in the BM25 token form, without English function words."""
+    return set(tokenize(question)) - QUESTION_STOPWORDS
+
+
 def term_overlap(
     query_terms: set[str], text: str, idf: dict[str, float], unseen: float | None = None
 ) -> float:

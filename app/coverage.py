@@ -10,13 +10,36 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from app.normalize import concepts_in, mentions_concept
-from app.vocabulary import VOCABULARY
 from index.lexical import tokenize
+from index.normalize import concepts_in, mentions_concept
+from index.vocabulary import VOCABULARY
 
-# Codes with letters and digits (CD22, KMT2A, IL-6, TP53, BCR-ABL1), and acronyms of 3+ capitals.
-_CODE = re.compile(r"(?<![\w-])(?=[A-Za-z-]*\d)(?=\d*[A-Za-z])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*")
-_ACRONYM = re.compile(r"(?<!\w)[A-Z]{3,}s?(?!\w)")
+# Tokens such as CD22, KMT2A, IL-6, BCR-ABL1, COVID-19: hyphen-joined parts that are digits or
+# capitals, with at least one digit ("CD19-targeted" names CD19).
+_TOKEN = re.compile(r"(?<![\w-])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*")
+_CODE_PART = re.compile(r"[A-Z0-9]*\d[A-Za-z0-9]*|[A-Z]+")
+# Drug names by their nonproprietary stems (-mab, -nib, -cel, -abine, -ase, ...).
+_DRUG = re.compile(
+    r"(?i)^[a-z]{3,}(?:mab|nib|cel|leucel|abine|itabine|aspargase|platin|rubicin|mycin|"
+    r"poside|taxel|tinib|rafenib|parib|lisib|clax|mide|zomib|citinib|tecan|trexate)$"
+)
+
+
+def _codes(question: str) -> list[tuple[str, tuple[int, int]]]:
+    """Alphanumeric codes and drug names written in the question, with their spans."""
+    found = []
+    for m in _TOKEN.finditer(question):
+        parts, kept = m.group().split("-"), []
+        for part in parts:
+            if not _CODE_PART.fullmatch(part):
+                break
+            kept.append(part)
+        code = "-".join(kept)
+        if code and any(ch.isdigit() for ch in code) and any(ch.isalpha() for ch in code):
+            found.append((code, (m.start(), m.start() + len(code))))
+        elif _DRUG.match(m.group()):
+            found.append((m.group(), m.span()))
+    return found
 
 
 @dataclass(frozen=True)
@@ -26,7 +49,10 @@ class NamedTerm:
 
 
 def named_terms(question: str) -> list[NamedTerm]:
-    """Concepts of the clinical vocabulary and literal codes/acronyms the question names."""
+    """Concepts of the clinical vocabulary, alphanumeric codes and drug names in the question.
+
+    Bare acronyms outside the vocabulary (BTK, FDA) are not required: too many readings.
+    """
     terms = []
     covered_spans: list[tuple[int, int]] = []
     for entry in concepts_in(question):
@@ -37,17 +63,11 @@ def named_terms(question: str) -> list[NamedTerm]:
         for form in forms:
             for m in re.finditer(re.escape(form), question, re.IGNORECASE):
                 covered_spans.append(m.span())
-    for pattern in (_CODE, _ACRONYM):
-        for m in pattern.finditer(question):
-            overlaps = any(m.start() < e and s < m.end() for s, e in covered_spans)
-            label = (
-                m.group()[:-1]
-                if m.group().endswith("s") and m.group()[:-1].isupper()
-                else m.group()
-            )
-            if not overlaps and label not in {t.label for t in terms}:
-                terms.append(NamedTerm(label, None))
-                covered_spans.append(m.span())
+    for label, (start, end) in _codes(question):
+        overlaps = any(start < e and s < end for s, e in covered_spans)
+        if not overlaps and label not in {t.label for t in terms}:
+            terms.append(NamedTerm(label, None))
+            covered_spans.append((start, end))
     return terms
 
 

@@ -6,12 +6,14 @@ Defaults w_dense = w_bm25 = 1 and rrf_k = 60 (Cormack et al. 2009); both are set
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from index.dense import search_faiss
 from index.loaded import LoadedIndex
+from index.normalize import normalize_query
 from ingest.settings import RetrieveSettings
 from ingest.types import Chunk
 
@@ -126,3 +128,21 @@ def _hits(loaded, fused, dense, lexical) -> list[Hit]:
             )
         )
     return hits
+
+
+def search(
+    loaded,
+    embed: Callable[[list[str]], np.ndarray],
+    question: str,
+    settings: RetrieveSettings,
+    k: int | None = None,
+    filters: Filters = Filters(),
+) -> tuple[list[Hit], np.ndarray]:
+    """The production retriever: normalize the question, embed it once, fuse dense and BM25.
+
+    Returns the hits and the query vector (reused to score quote candidates).
+    """
+    query = normalize_query(question)
+    query_vec = embed([query.dense_text])[0]
+    hits = hybrid_search(loaded, query_vec, query.lexical_text, settings, k, filters)
+    return hits, query_vec

@@ -12,6 +12,7 @@ from app.compose import (
     Scored,
     merge_runs,
     preselect,
+    question_terms,
     score_candidates,
     select_quotes,
     should_abstain,
@@ -142,3 +143,7 @@ def test_preselect_keeps_overlapping_sentences_in_document_order():
     kept = preselect(cands, {"blinatumomab"}, idf, limit=2)
     assert [c.source_id for c in kept] == ["a", "b"]
     assert preselect(cands, set(), idf, limit=5) == cands
+
+
+def test_question_terms_drop_function_words():
+    assert question_terms("What is glofitamab and what does it target?") == {"glofitamab", "target"}

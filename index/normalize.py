@@ -4,7 +4,7 @@
 T cell"; "cytokine release syndrome grading" also for "CRS". Expansions only ever add text:
 the original question is kept verbatim in both the lexical (BM25) and the dense query, and the
 lexical query weighs it at least as much as all expansions together (see `lexical_text`).
-Pure functions over `app.vocabulary`; no IO.
+Pure functions over `index.vocabulary`; no IO.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from app.vocabulary import VOCABULARY, Entry
+from index.vocabulary import VOCABULARY, Entry
 
 _WORD = re.compile(r"\w+")  # the word rule of index.lexical's tokenizer
 _SEP = r"[\s\-]+"

@@ -1,7 +1,7 @@
 """Clinical vocabulary for relapsed B-ALL after immunotherapy: short ↔ long form groups.
 
 Hand-written and reviewed; every form is one in real use in the leukemia / cellular-therapy
-literature (no invented abbreviations). Used by `app.normalize` to expand queries.
+literature (no invented abbreviations). Used by `index.normalize` to expand queries.
 
 Conventions, relied on by the normalizer:
 - `short[0]` is the form added when a long form is found; `long[0]` when a short form is found.
