@@ -78,12 +78,16 @@ def load_embedder(settings: IndexSettings) -> Embedder:
         if key not in _EMBEDDERS:
             if settings.backend == "torch":
                 _EMBEDDERS[key] = TorchEmbedder(settings.model_id, settings.batch_size)
-            elif settings.backend == "onnx":
+            elif settings.backend in ("onnx", "onnx-int8"):
                 from index.onnx_backend import OnnxEmbedder
 
-                _EMBEDDERS[key] = OnnxEmbedder(settings.model_id, settings.batch_size)
+                _EMBEDDERS[key] = OnnxEmbedder(
+                    settings.model_id, settings.batch_size, settings.backend
+                )
             else:
-                raise ValueError(f"unknown embedding backend '{settings.backend}' (torch|onnx)")
+                raise ValueError(
+                    f"unknown embedding backend '{settings.backend}' (torch|onnx|onnx-int8)"
+                )
         return _EMBEDDERS[key]
 
 

@@ -1,0 +1,189 @@
+"""`bala bench ingest`: embedding throughput and quality, baseline vs bala, and incremental cost.
+
+Throughput: the first N BioASQ passages (sorted doc ids, deduplicated), embedded in a child
+process per variant so peak memory (ru_maxrss) is the variant's own. Quality: dense nDCG@10
+of each variant's vectors on the dev queries judged within those passages.
+Incremental: an index of BioASQ passages plus one generated 10-page document (plain text of
+ten pages' length; a PDF adds its sandboxed parse, about 0.4 s), timed with a warm model in
+this process; then a re-ingest of unchanged inputs.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from eval.bioasq_data import golden_files, load_bioasq
+from eval.metrics import ndcg_at_k
+
+VARIANTS = ("baseline", "bala")
+
+
+def _child(variant: str, texts_path: str, out_path: str, backend: str) -> None:
+    """Runs in a fresh interpreter: embed, save vectors, print timing and peak memory."""
+    texts = json.loads(Path(texts_path).read_text(encoding="utf-8"))
+    if variant == "baseline":
+        from sentence_transformers import SentenceTransformer
+
+        from index.embed import bundled_model_path
+
+        model = SentenceTransformer(str(bundled_model_path()), device="cpu")
+        model.encode(texts[:8])
+        started = time.perf_counter()
+        vectors = model.encode(texts, batch_size=128, normalize_embeddings=True)
+    else:
+        from index.embed import load_embedder
+        from ingest.settings import IndexSettings
+
+        embedder = load_embedder(IndexSettings(backend=backend))
+        embedder.encode(texts[:8])
+        started = time.perf_counter()
+        vectors = embedder.encode(texts)
+    seconds = time.perf_counter() - started
+    np.save(out_path, np.asarray(vectors, dtype=np.float32))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_mb}))
+
+
+def _measure(
+    variant: str, texts: list[str], backend: str, workdir: Path
+) -> tuple[dict, np.ndarray]:
+    texts_path, out_path = workdir / "texts.json", workdir / f"{variant}.npy"
+    texts_path.write_text(json.dumps(texts), encoding="utf-8")
+    code = (
+        "import sys; from eval.bench_ingest import _child; "
+        "_child(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4])"
+    )
+    cmd = [sys.executable, "-c", code, variant, str(texts_path), str(out_path), backend]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=3600)
+    stats = json.loads(done.stdout.strip().splitlines()[-1])
+    stats["passages_per_s"] = len(texts) / stats["seconds"]
+    return stats, np.load(out_path)
+
+
+def dense_ndcg(vectors: np.ndarray, query_vectors: np.ndarray, doc_ids, qids, qrels) -> float:
+    """nDCG@10 of exact inner-product search with the given vectors."""
+    scores = query_vectors @ vectors.T
+    run = {}
+    for i, qid in enumerate(qids):
+        top = np.argsort(-scores[i])[:10]
+        run[qid] = {doc_ids[j]: float(scores[i, j]) for j in top}
+    return ndcg_at_k(qrels, run, 10)
+
+
+def throughput_and_quality(passages: int, backend: str) -> dict:
+    files = golden_files()
+    corpus, queries, qrels = load_bioasq(files, files)
+    doc_ids = sorted(corpus)[:passages]
+    kept = set(doc_ids)
+    qrels = {q: {d: g for d, g in r.items() if d in kept} for q, r in qrels.items()}
+    qrels = {q: r for q, r in qrels.items() if r}
+    qids = sorted(qrels)
+    texts = [corpus[d]["text"] for d in doc_ids]
+    out: dict = {"passages": len(texts), "queries": len(qids), "backend": backend}
+    with tempfile.TemporaryDirectory() as tmp:
+        for variant in VARIANTS:
+            stats, vectors = _measure(variant, texts, backend, Path(tmp))
+            _, qvec = _measure(variant, [queries[q] for q in qids], backend, Path(tmp))
+            stats["ndcg@10"] = dense_ndcg(vectors, qvec, doc_ids, qids, qrels)
+            out[variant] = stats
+            out.setdefault("_vectors", {})[variant] = vectors
+    vecs = out.pop("_vectors")
+    cos = np.sum(vecs["baseline"] * vecs["bala"], axis=1)
+    out["cosine_to_baseline"] = {"mean": float(cos.mean()), "min": float(cos.min())}
+    out["speed_ratio"] = out["bala"]["passages_per_s"] / out["baseline"]["passages_per_s"]
+    out["ndcg_delta"] = out["bala"]["ndcg@10"] - out["baseline"]["ndcg@10"]
+    return out
+
+
+def incremental_cost(backend: str, passages: int | None = None) -> dict:
+    """Seconds to add one 10-page document to a BioASQ index, and to re-ingest unchanged."""
+    from index.build import ingest_paths
+    from index.embed import load_embedder
+    from ingest.settings import load_settings
+
+    files = golden_files()
+    corpus, _, _ = load_bioasq(files, files)
+    doc_ids = sorted(corpus)[:passages] if passages else sorted(corpus)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        lines = [
+            json.dumps(
+                {"pmid": corpus[d]["pmid"], "section": "abstract", "text": corpus[d]["text"]}
+            )
+            for d in doc_ids
+        ]
+        (root / "lib").mkdir()
+        (root / "lib" / "bioasq.jsonl").write_text("\n".join(lines), encoding="utf-8")
+        base = load_settings(root / "index")
+        settings = replace(base, index=replace(base.index, backend=backend))
+        load_embedder(settings.index).encode(["warm up"])
+        started = time.perf_counter()
+        first = ingest_paths([root / "lib"], settings)
+        build_s = time.perf_counter() - started
+        paper = root / "new" / "paper.txt"
+        paper.parent.mkdir()
+        paper.write_text(_ten_pages(), encoding="utf-8")
+        started = time.perf_counter()
+        added = ingest_paths([root / "lib", paper.parent], settings)
+        add_s = time.perf_counter() - started
+        started = time.perf_counter()
+        again = ingest_paths([root / "lib", paper.parent], settings)
+        noop_s = time.perf_counter() - started
+    return {
+        "index_chunks": first.added_chunks,
+        "initial_build_s": build_s,
+        "add_one_paper_s": add_s,
+        "add_one_paper_embedded": added.embedded_chunks,
+        "reingest_unchanged_s": noop_s,
+        "reingest_changed": again.changed,
+        "targets": {"add_one_paper_s": 3.0, "reingest_unchanged_s": 2.0},
+    }
+
+
+def _ten_pages() -> str:
+    """About ten pages of distinct sentences (3,000 characters a page)."""
+    sentences = [
+        f"In cohort {i}, relapse after CD19-directed therapy occurred in {i % 40 + 5}% of "
+        f"patients, and minimal residual disease at day {28 + i % 60} predicted outcome."
+        for i in range(220)
+    ]
+    return "\n\n".join(" ".join(sentences[i : i + 20]) for i in range(0, 220, 20))
+
+
+def run_ingest_bench(passages: int = 5000, backend: str | None = None, incremental=True) -> dict:
+    from ingest.settings import load_settings
+
+    backend = backend or load_settings().index.backend
+    result = {"throughput": throughput_and_quality(passages, backend)}
+    if incremental:
+        result["incremental"] = incremental_cost(backend)
+    return result
+
+
+def _cmd(args) -> int:
+    result = run_ingest_bench(args.passages, args.backend, not args.no_incremental)
+    text = json.dumps(result, indent=2)
+    if args.json:
+        Path(args.json).write_text(text + "\n", encoding="utf-8")
+    print(text)
+    return 0
+
+
+def register_bench(bench_sub) -> None:
+    p = bench_sub.add_parser(
+        "ingest", help="embedding speed/quality vs plain sentence-transformers"
+    )
+    p.add_argument("--passages", type=int, default=5000, help="first N BioASQ passages")
+    p.add_argument("--backend", help="bala's backend to measure (default: the setting)")
+    p.add_argument("--no-incremental", action="store_true", help="skip the incremental timings")
+    p.add_argument("--json", metavar="OUT")
+    p.set_defaults(func=_cmd)

@@ -1,0 +1,127 @@
+"""all-MiniLM-L6-v2 on onnxruntime: exported locally from the bundled weights, nothing downloaded.
+
+The export (torch.onnx, then optionally int8 dynamic quantization) runs once per model files
+and is cached under `$BALA_ONNX_DIR` or `~/.cache/bala/onnx/<model hash>/`. Encoding sorts
+texts by length, pads each batch only to its own longest text, deduplicates identical texts,
+mean-pools over the attention mask and L2-normalizes, like sentence-transformers does.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+from index.embed import bundled_model_path
+
+MAX_TOKENS = 256  # the model's max_seq_length
+VARIANTS = {"onnx": "model.fp32.onnx", "onnx-int8": "model.int8.onnx"}
+
+
+def _model_hash(model_dir: Path) -> str:
+    digest = hashlib.sha256()
+    for name in ("model.safetensors", "config.json", "tokenizer.json"):
+        digest.update((model_dir / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def export_dir(model_dir: Path) -> Path:
+    root = Path(os.environ.get("BALA_ONNX_DIR", Path.home() / ".cache" / "bala" / "onnx"))
+    return root / _model_hash(model_dir)
+
+
+def _export_fp32(model_dir: Path, out: Path) -> None:
+    import torch
+    from transformers import AutoModel
+
+    model = AutoModel.from_pretrained(str(model_dir)).eval()
+    ids = torch.ones((2, 16), dtype=torch.long)
+    inputs = (ids, torch.ones_like(ids), torch.zeros_like(ids))
+    axes = {0: "batch", 1: "tokens"}
+    with torch.inference_mode():
+        torch.onnx.export(
+            model,
+            inputs,
+            str(out),
+            input_names=["input_ids", "attention_mask", "token_type_ids"],
+            output_names=["last_hidden_state"],
+            dynamic_axes={n: axes for n in ("input_ids", "attention_mask", "token_type_ids")}
+            | {"last_hidden_state": axes},
+            opset_version=17,
+            dynamo=False,
+        )
+
+
+def ensure_exported(variant: str, model_dir: Path | None = None) -> Path:
+    """Path of the ONNX file for `variant`, exporting it first if needed (under a file lock)."""
+    model_dir = model_dir or bundled_model_path()
+    folder = export_dir(model_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / VARIANTS[variant]
+    if target.is_file():
+        return target
+    with open(folder / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        fp32 = folder / VARIANTS["onnx"]
+        if not fp32.is_file():
+            tmp = folder / "export.tmp.onnx"
+            _export_fp32(model_dir, tmp)
+            os.replace(tmp, fp32)
+        if variant == "onnx-int8" and not target.is_file():
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            tmp = folder / "int8.tmp.onnx"
+            quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
+            os.replace(tmp, target)
+    return target
+
+
+class OnnxEmbedder:
+    """The Embedder protocol on onnxruntime (backend "onnx" fp32 or "onnx-int8")."""
+
+    def __init__(self, model_id: str, batch_size: int = 64, variant: str = "onnx"):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.model_id, self.batch_size, self.backend = model_id, batch_size, variant
+        model_dir = bundled_model_path()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = int(os.environ.get("BALA_THREADS", os.cpu_count() or 2))
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(
+            str(ensure_exported(variant, model_dir)), options, providers=["CPUExecutionProvider"]
+        )
+        self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self.tokenizer.enable_truncation(MAX_TOKENS)
+        self.tokenizer.no_padding()
+        self.dim = 384
+
+    def _run(self, encodings) -> np.ndarray:
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(encodings), width), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for row, enc in enumerate(encodings):
+            ids[row, : len(enc.ids)] = enc.ids
+            mask[row, : len(enc.ids)] = 1
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        hidden = self.session.run(["last_hidden_state"], feeds)[0]
+        summed = (hidden * mask[:, :, None]).sum(axis=1)
+        pooled = summed / np.clip(mask.sum(axis=1, keepdims=True), 1, None)
+        return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+
+    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        """Normalized float32 vectors, row-aligned with `texts`."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        unique = list(dict.fromkeys(texts))
+        encodings = self.tokenizer.encode_batch(unique)
+        order = sorted(range(len(unique)), key=lambda i: len(encodings[i].ids))
+        vectors = np.zeros((len(unique), self.dim), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            vectors[rows] = self._run([encodings[i] for i in rows])
+        index = {text: i for i, text in enumerate(unique)}
+        return vectors[[index[t] for t in texts]]
