@@ -37,7 +37,20 @@ def _export_fp32(model_dir: Path, out: Path) -> None:
     import torch
     from transformers import AutoModel
 
-    model = AutoModel.from_pretrained(str(model_dir)).eval()
+    class Encoder(torch.nn.Module):
+        """Keyword call into the transformer, returning only the token embeddings."""
+
+        def __init__(self):
+            super().__init__()
+            self.bert = AutoModel.from_pretrained(str(model_dir)).eval()
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            out = self.bert(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            )
+            return out.last_hidden_state
+
+    model = Encoder().eval()
     ids = torch.ones((2, 16), dtype=torch.long)
     inputs = (ids, torch.ones_like(ids), torch.zeros_like(ids))
     axes = {0: "batch", 1: "tokens"}

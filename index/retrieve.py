@@ -1,17 +1,22 @@
-"""Hybrid retrieval: dense (FAISS) and BM25 rankings fused by weighted reciprocal rank.
+"""Hybrid retrieval: dense (FAISS) and BM25 candidates, fused.
 
-Fusion: score(row) = sum over retrievers r of  w_r / (rrf_k + rank_r(row)),  ranks from 1.
-Defaults w_dense = w_bm25 = 1 and rrf_k = 60 (Cormack et al. 2009); both are settings.
+Candidates: the union of the top `candidates` rows of each retriever. Fusion (a setting):
+- `convex` (default): score = w_dense * cosine + w_bm25 * bm25 / max_bm25, where max_bm25 is
+  the query's best BM25 score in the library; w_dense = 0.7, w_bm25 = 0.3.
+- `rrf`: score = sum_r w_r / (rrf_k + rank_r), ranks from 1 (Cormack et al. 2009).
+On BioASQ 7B-9B (tuning split) convex 0.7/0.3 gave nDCG@10 0.824 against 0.800 for RRF, and
+on the held-out 10B-11B files 0.805 against 0.783 (README, "Retrieval quality").
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from index.dense import search_faiss
+from index.lexical import top_k
 from index.loaded import LoadedIndex
 from index.normalize import normalize_query
 from ingest.settings import RetrieveSettings
@@ -53,6 +58,16 @@ def rrf_fuse(
     return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
 
 
+def convex_fuse(
+    dense: dict[int, float], bm25: dict[int, float], bm25_max: float, w_dense: float, w_bm25: float
+) -> list[tuple[int, float]]:
+    """Weighted sum of cosine and max-normalized BM25 over the candidate rows; ties by row."""
+    scale = 1.0 / bm25_max if bm25_max > 0 else 0.0
+    rows = set(dense) | set(bm25)
+    fused = {r: w_dense * dense.get(r, 0.0) + w_bm25 * bm25.get(r, 0.0) * scale for r in rows}
+    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+
+
 def allowed_rows(loaded: LoadedIndex, filters: Filters) -> np.ndarray | None:
     """Rows whose source passes the filters, or None when nothing is filtered."""
     if filters.is_empty():
@@ -77,12 +92,35 @@ def dense_search(loaded, query_vec, n, rows=None) -> list[tuple[int, float]]:
     return search_faiss(loaded.faiss_index, query_vec, n, rows)
 
 
-def bm25_search(loaded, lexical_query, n, rows=None) -> list[tuple[int, float]]:
-    mask = None
+def bm25_scores(loaded, lexical_query, rows=None) -> np.ndarray:
+    """BM25 score of every row (zero outside `rows` when given)."""
+    scores = loaded.bm25.scores(lexical_query)
     if rows is not None:
-        mask = np.zeros(len(loaded.store.chunks), dtype=bool)
+        mask = np.zeros(len(scores), dtype=bool)
         mask[rows] = True
-    return loaded.bm25.search(lexical_query, n, mask)
+        scores = np.where(mask, scores, 0.0)
+    return scores
+
+
+def bm25_search(loaded, lexical_query, n, rows=None) -> list[tuple[int, float]]:
+    return top_k(bm25_scores(loaded, lexical_query, rows), n)
+
+
+def _fuse(loaded, query_vec, dense, scores, settings: RetrieveSettings) -> list[tuple[int, float]]:
+    lexical = top_k(scores, max(settings.candidates, 1))
+    if settings.fusion == "rrf":
+        return rrf_fuse(
+            {"dense": [r for r, _ in dense], "bm25": [r for r, _ in lexical]},
+            {"dense": settings.dense_weight, "bm25": settings.bm25_weight},
+            settings.rrf_k,
+        )
+    cosines = dict(dense)
+    for row, _ in lexical:  # BM25-only candidates need their cosine too
+        if row not in cosines:
+            cosines[row] = float(loaded.faiss_index.reconstruct(row) @ query_vec)
+    bm25 = {row: float(scores[row]) for row in cosines}
+    max_bm25 = float(scores.max()) if len(scores) else 0.0
+    return convex_fuse(cosines, bm25, max_bm25, settings.dense_weight, settings.bm25_weight)
 
 
 def hybrid_search(
@@ -93,18 +131,14 @@ def hybrid_search(
     k: int | None = None,
     filters: Filters = Filters(),
 ) -> list[Hit]:
-    """Top-k hits of the fused dense and BM25 rankings, each hit explaining its parts."""
+    """Top-k hits of dense and BM25 fused, each hit explaining its parts."""
     k = k or settings.k
     rows = allowed_rows(loaded, filters)
     n = max(settings.candidates, k)
     dense = dense_search(loaded, query_vec, n, rows)
-    lexical = bm25_search(loaded, lexical_query, n, rows)
-    fused = rrf_fuse(
-        {"dense": [r for r, _ in dense], "bm25": [r for r, _ in lexical]},
-        {"dense": settings.dense_weight, "bm25": settings.bm25_weight},
-        settings.rrf_k,
-    )
-    return _hits(loaded, fused[:k], dense, lexical)
+    scores = bm25_scores(loaded, lexical_query, rows)
+    fused = _fuse(loaded, query_vec, dense, scores, replace(settings, candidates=n))
+    return _hits(loaded, fused[:k], dense, top_k(scores, n))
 
 
 def _hits(loaded, fused, dense, lexical) -> list[Hit]:

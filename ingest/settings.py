@@ -40,9 +40,10 @@ class IndexSettings:
 class RetrieveSettings:
     k: int = 10
     candidates: int = 50  # per retriever before fusion
+    fusion: str = "convex"  # convex | rrf (see index/retrieve.py)
+    dense_weight: float = 0.7  # convex: weight of the cosine; rrf: weight of the dense rank
+    bm25_weight: float = 0.3  # convex: weight of BM25 / max BM25; rrf: weight of the BM25 rank
     rrf_k: int = 60
-    dense_weight: float = 1.0
-    bm25_weight: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,8 @@ class AnswerSettings:
     max_sentences: int = 16  # of those, how many are embedded and scored (latency bound)
     lexical_weight: float = 0.3  # share of term overlap in a sentence's score
     # Abstain unless the best evidence clears these (calibrated; see README "Abstention").
-    min_cosine: float = 0.45
-    min_overlap: float = 0.30
+    min_cosine: float = 0.47
+    min_overlap: float = 0.25
     min_combined: float = 0.0
 
 
