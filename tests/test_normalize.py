@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from app.normalize import NormalizedQuery, case_sensitive, content_tokens, normalize_query
-from app.vocabulary import VOCABULARY, Entry
+from index.normalize import NormalizedQuery, case_sensitive, content_tokens, normalize_query
+from index.vocabulary import VOCABULARY, Entry
 
 EXPECTED = [
     ("blina after CAR T relapse", ("blinatumomab", "chimeric antigen receptor T cell")),
