@@ -43,7 +43,7 @@ def build_memory_index(corpus: dict, settings: Settings, cache_path: Path) -> tu
     embed_s = time.perf_counter() - started
     started = time.perf_counter()
     faiss_index = build_faiss(vectors, "flat")
-    bm25 = Bm25Index.build(texts)
+    bm25 = Bm25Index.build(texts, settings.index.bm25_k1, settings.index.bm25_b)
     index_s = time.perf_counter() - started
     loaded = SimpleNamespace(
         faiss_index=faiss_index, bm25=bm25, store=SimpleNamespace(chunks=chunks, sources={})
@@ -56,8 +56,8 @@ def _rankers(loaded, settings: Settings):
     """Each retriever as question -> [(row, score)], using the production query path."""
     embedder = load_embedder(settings.index)
     cfg = settings.retrieve
-    only_dense = replace(cfg, bm25_weight=0.0)
-    only_bm25 = replace(cfg, dense_weight=0.0)
+    only_dense = replace(cfg, bm25_weight=0.0, prf_docs=0)
+    only_bm25 = replace(cfg, dense_weight=0.0, prf_docs=0)
 
     def run(config):
         return lambda q: [(h.row, h.score) for h in search(loaded, embedder.encode, q, config)[0]]

@@ -24,9 +24,11 @@ from hashlib import sha256
 from pathlib import Path
 from typing import NamedTuple
 
+from eval.shared import shared_folder
+
 log = logging.getLogger(__name__)
 
-DEFAULT_DIR = Path("/work/shared/bench/bioasq")
+DEFAULT_DIR = shared_folder() / "bench" / "bioasq"
 _PMID_RE = re.compile(r"(\d+)\s*$")
 
 Corpus = dict[str, dict[str, str]]

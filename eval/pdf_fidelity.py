@@ -15,18 +15,13 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from eval.shared import shared_folder
+
 DEFAULT_MIN = 0.98
-
-
-def shared_folder() -> Path:
-    """The shared data folder: $BALA_SHARED, else `shared` beside the repository."""
-    env = os.environ.get("BALA_SHARED")
-    return Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared"
 
 
 def default_bench_folder() -> Path:

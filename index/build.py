@@ -119,6 +119,11 @@ def _chunk_all(documents: list[Document], settings: Settings) -> list[Chunk]:
     return [c for doc in documents for c in chunk_document(doc, size, overlap)]
 
 
+def bm25_params(settings: Settings) -> dict:
+    """BM25 parameters as the manifest records them (a change forces a rebuild)."""
+    return {"k1": settings.index.bm25_k1, "b": settings.index.bm25_b}
+
+
 def _settings_changed(manifest: dict, settings: Settings) -> bool:
     if not manifest:
         return False
@@ -126,6 +131,7 @@ def _settings_changed(manifest: dict, settings: Settings) -> bool:
     model = manifest.get("model", {})
     return (
         manifest.get("chunker") != params
+        or manifest.get("bm25") != bm25_params(settings)
         or model.get("id") != settings.index.model_id
         or model.get("backend") != settings.index.backend
         or manifest.get("schema_version") != SCHEMA_VERSION
@@ -180,7 +186,8 @@ def _publish(index_dir, documents, file_map, settings, report, progress) -> None
     index_type = dense.choose_index_type(len(chunks), settings.index.approx_from)
     started = time.perf_counter()
     dense.save_faiss(dense.build_faiss(vectors, index_type), partial / "dense.faiss")
-    Bm25Index.build([c.text for c in chunks]).save(partial / "bm25")
+    bm25 = bm25_params(settings)
+    Bm25Index.build([c.text for c in chunks], bm25["k1"], bm25["b"]).save(partial / "bm25")
     write_store(partial / "store.sqlite", documents, chunks, file_map)
     _maybe_crash("after_store")
     manifest = {
@@ -194,6 +201,7 @@ def _publish(index_dir, documents, file_map, settings, report, progress) -> None
         },
         "chunker": chunker_params(settings.ingest.chunk_size, settings.ingest.chunk_overlap),
         "faiss": {"type": index_type},
+        "bm25": bm25,
         "counts": {"sources": len(documents), "chunks": len(chunks), "files": len(file_map)},
         "files": {path: sha for path, (sha, _) in sorted(file_map.items())},
         "write_seconds": round(time.perf_counter() - started, 3),

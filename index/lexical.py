@@ -30,8 +30,8 @@ class Bm25Index:
         self.vocab = model.vocab_dict
 
     @classmethod
-    def build(cls, texts: list[str]) -> Bm25Index:
-        model = bm25s.BM25(k1=1.2, b=0.75)
+    def build(cls, texts: list[str], k1: float = 0.5, b: float = 0.5) -> Bm25Index:
+        model = bm25s.BM25(k1=k1, b=b)
         corpus_tokens = [tokenize(t) or ["__empty__"] for t in texts]
         model.index(corpus_tokens, show_progress=False)
         return cls(model)

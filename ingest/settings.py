@@ -34,6 +34,10 @@ class IndexSettings:
     batch_size: int = 64
     # Corpus size from which an approximate FAISS index replaces the exact flat one.
     approx_from: int = 200_000
+    # BM25 saturation and length normalization (bm25s stores scores computed with them, so
+    # a change rebuilds the index). Tuned on BioASQ 7B-9B; see index/retrieve.py.
+    bm25_k1: float = 0.5
+    bm25_b: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -41,9 +45,14 @@ class RetrieveSettings:
     k: int = 10
     candidates: int = 50  # per retriever before fusion
     fusion: str = "convex"  # convex | rrf (see index/retrieve.py)
-    dense_weight: float = 0.7  # convex: weight of the cosine; rrf: weight of the dense rank
-    bm25_weight: float = 0.3  # convex: weight of BM25 / max BM25; rrf: weight of the BM25 rank
+    dense_weight: float = 0.75  # convex: weight of the cosine; rrf: weight of the dense rank
+    bm25_weight: float = 0.25  # convex: weight of BM25 / max BM25; rrf: weight of the BM25 rank
     rrf_k: int = 60
+    # Dense pseudo-relevance feedback: the query vector moves toward the softmax-weighted mean
+    # of the first pass's top `prf_docs` passages (0 turns it off).
+    prf_docs: int = 5
+    prf_beta: float = 0.7
+    prf_temperature: float = 0.03
 
 
 @dataclass(frozen=True)
