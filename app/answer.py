@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -24,9 +24,29 @@ from index.embed import Embedder, load_embedder
 from index.lexical import idf_table
 from index.loaded import LoadedIndex, open_index
 from index.retrieve import Filters, Hit, search
-from ingest.settings import Settings
+from ingest.settings import AnswerSettings, Settings
 
 CLOSEST_SHOWN = 3
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Scored quote candidates of a question and the named terms no passage mentions."""
+
+    scored: tuple[Scored, ...]
+    missing: tuple[str, ...]
+
+    @property
+    def best_cosine(self) -> float:
+        return max((s.cosine for s in self.scored), default=0.0)
+
+    @property
+    def best_overlap(self) -> float:
+        return max((s.overlap for s in self.scored), default=0.0)
+
+    def abstain(self, cfg: AnswerSettings) -> bool:
+        weak = should_abstain(list(self.scored), cfg.min_cosine, cfg.min_overlap, cfg.min_combined)
+        return weak or bool(self.missing)
 
 
 class Engine:
@@ -57,18 +77,24 @@ class Engine:
         hits, query_vec = self._retrieve(question, k, filters) if question else ([], None)
         timings["retrieve"] = (time.perf_counter() - t0) * 1000
         t1 = time.perf_counter()
-        scored = self._score(question, query_vec, hits)
-        cfg = self.settings.answer
-        evidence = [h.chunk.text for h in hits[: cfg.candidate_chunks]]
-        missing = tuple(missing_terms(question, evidence))
-        abstain = should_abstain(scored, cfg.min_cosine, cfg.min_overlap, cfg.min_combined)
-        if abstain or missing:
-            answer = replace(self._abstention(question, hits), missing_terms=missing)
+        evidence = self._evidence(question, query_vec, hits)
+        if evidence.abstain(self.settings.answer):
+            answer = replace(self._abstention(question, hits), missing_terms=evidence.missing)
         else:
-            answer = self._compose(question, scored)
+            answer = self._compose(question, list(evidence.scored))
         timings["compose"] = (time.perf_counter() - t1) * 1000
         timings["total"] = (time.perf_counter() - t0) * 1000
         return replace(answer, timings_ms=timings)
+
+    def evidence(self, question: str) -> Evidence:
+        """How strong the best evidence for a question is (what abstention decides on)."""
+        hits, query_vec = self._retrieve(question.strip(), None, Filters())
+        return self._evidence(question.strip(), query_vec, hits)
+
+    def _evidence(self, question: str, query_vec, hits: list[Hit]) -> Evidence:
+        scored = self._score(question, query_vec, hits) if question else []
+        passages = [h.chunk.text for h in hits[: self.settings.answer.candidate_chunks]]
+        return Evidence(tuple(scored), tuple(missing_terms(question, passages)))
 
     def _score(self, question: str, query_vec, hits: list[Hit]) -> list[Scored]:
         """Candidate sentences scored by their passage's cosine to the query and term overlap.

@@ -84,7 +84,18 @@ def engine_functions(settings):
         rank_sources=lambda q: [h.chunk.source_id for h in engine.retrieve(q, k=50)],
         stored_slice=engine.loaded.store.stored_slice,
         build_id=engine.loaded.build_id,
+        evidence=lambda q: _evidence_json(engine.evidence(q)),
+        source_ids=lambda: set(engine.loaded.store.sources),
+        answer_settings=settings.answer,
     )
+
+
+def _evidence_json(evidence) -> dict:
+    return {
+        "best_cosine": evidence.best_cosine,
+        "best_overlap": evidence.best_overlap,
+        "missing_terms": list(evidence.missing),
+    }
 
 
 def _add_index(p: argparse.ArgumentParser) -> None:

@@ -19,6 +19,9 @@ class EngineFunctions:
     rank_sources: Callable[[str], list[str]]
     stored_slice: Callable[[str, int, int], str]
     build_id: str
+    evidence: Callable[[str], dict] | None = None  # best_cosine, best_overlap, missing_terms
+    source_ids: Callable[[], set[str]] | None = None
+    answer_settings: object = None
 
 
 def _write_json(data: dict, out: str | None) -> None:
@@ -65,6 +68,20 @@ def _cmd_latency(args, engine_for) -> int:
     return 0
 
 
+def _cmd_abstention(args, engine_for) -> int:
+    from eval.bioasq_data import golden_files
+    from eval.calibrate import run_calibration
+    from ingest.settings import load_settings
+
+    fns = engine_for(load_settings(args.index))
+    files = [Path(p) for p in args.bioasq] if args.bioasq else golden_files()
+    result = run_calibration(fns, files, Path(args.set) if args.set else None)
+    _write_json(result, args.json)
+    if args.json:
+        print(json.dumps({k: result[k] for k in ("chosen", "current") if k in result}, indent=2))
+    return 0
+
+
 # Benchmarks that live in their own modules, each exposing register_bench(bench_subparsers).
 BENCH_MODULES = ("eval.bench_bioasq", "eval.bench_ingest", "eval.bench_scale", "eval.pdf_fidelity")
 
@@ -86,6 +103,12 @@ def add_eval_commands(sub, add_index, engine_for) -> None:
     p.add_argument("--json", metavar="OUT")
     add_index(p)
     p.set_defaults(func=lambda a: _cmd_latency(a, engine_for))
+    p = bench_sub.add_parser("abstention", help="calibrate the abstention thresholds")
+    p.add_argument("--bioasq", nargs="+", help="golden files (default: ../shared/bench/bioasq)")
+    p.add_argument("--set", help="curated eval set JSONL (default: eval/curated.jsonl)")
+    p.add_argument("--json", metavar="OUT")
+    add_index(p)
+    p.set_defaults(func=lambda a: _cmd_abstention(a, engine_for))
     for name in BENCH_MODULES:
         try:
             module = importlib.import_module(name)

@@ -69,3 +69,18 @@ def test_bioasq_full_run():
     spec = EXPECTED["bioasq_full"]
     for name, block in spec["retrievers"].items():
         assert _regressions(result["retrievers"][name], block) == [], name
+
+
+@pytest.mark.slow
+def test_abstention_settings_are_the_calibrated_ones(demo_index):
+    """`bala bench abstention` over the demo library picks the thresholds the settings hold."""
+    from app.cli import engine_functions
+    from eval.bioasq_data import golden_files
+    from eval.calibrate import run_calibration
+
+    fns = engine_functions(demo_index)
+    result = run_calibration(fns, golden_files(shared_path("bench", "bioasq")))
+    assert result["chosen"] == {
+        "min_cosine": fns.answer_settings.min_cosine,
+        "min_overlap": fns.answer_settings.min_overlap,
+    }

@@ -1,0 +1,124 @@
+"""`bala bench abstention`: calibrate the abstention thresholds on labelled questions.
+
+bala answers only when its best evidence clears two bars (settings `min_cosine`,
+`min_overlap`): the cosine between the question and the best retrieved passage, and the
+IDF-weighted share of the question's content terms that the best sentence contains. A
+question naming a drug, antigen or gene that no retrieved passage mentions abstains whatever
+the bars (app/coverage.py).
+
+Labelled questions come from two places:
+- the curated set (`answerable` as curated; eval/curated.jsonl);
+- BioASQ dev questions over the indexed library. The demo library was cut from BioASQ gold
+  snippets, so a question is *answerable* when one of its gold snippets comes from an indexed
+  PubMed id, and *unanswerable* when none of its documents is indexed. The labels are noisy
+  (another indexed paper may answer a question too), which is why the curated set constrains.
+
+The grid search picks the pair that maximizes balanced accuracy ((answer rate on answerable +
+abstain rate on unanswerable) / 2) over the BioASQ labels, among pairs that abstain on every
+curated unanswerable question and answer at least `min_curated_answered` (default: all) of the
+curated answerable ones; ties go to the stricter pair (higher cosine, then overlap). The
+curated set is our own clinical ground truth, so it constrains; the ~2,300 BioASQ labels rank.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+
+from eval.bioasq_data import pmid_of
+
+COSINE_GRID = tuple(round(float(x), 2) for x in np.arange(0.30, 0.70, 0.01))
+OVERLAP_GRID = tuple(round(float(x), 2) for x in np.arange(0.0, 0.61, 0.05))
+
+
+def bioasq_labels(files: Iterable[Path], library_ids: set[str]) -> list[tuple[str, bool]]:
+    """(question, answerable) for BioASQ questions whose label over the library is clear."""
+    out, seen = [], set()
+    for path in files:
+        for q in json.loads(Path(path).read_text(encoding="utf-8")).get("questions", []):
+            if q["id"] in seen:
+                continue
+            seen.add(q["id"])
+            snippet_ids = {f"pmid:{pmid_of(s['document'])}" for s in q.get("snippets") or []}
+            doc_ids = {f"pmid:{pmid_of(u)}" for u in q.get("documents") or []} | snippet_ids
+            if snippet_ids & library_ids:
+                out.append((q["body"], True))
+            elif not doc_ids & library_ids:
+                out.append((q["body"], False))
+    return out
+
+
+def answers(row: dict, min_cosine: float, min_overlap: float) -> bool:
+    """Whether bala answers a question with this evidence at these bars."""
+    if row["missing_terms"]:
+        return False
+    return row["best_cosine"] >= min_cosine and row["best_overlap"] >= min_overlap
+
+
+def rates(rows: list[dict], min_cosine: float, min_overlap: float) -> dict:
+    """Answer rate on answerable rows, abstain rate on unanswerable rows, balanced accuracy."""
+    pos = [answers(r, min_cosine, min_overlap) for r in rows if r["answerable"]]
+    neg = [not answers(r, min_cosine, min_overlap) for r in rows if not r["answerable"]]
+    answered = sum(pos) / len(pos) if pos else 1.0
+    abstained = sum(neg) / len(neg) if neg else 1.0
+    return {
+        "answerable": len(pos),
+        "unanswerable": len(neg),
+        "answered_when_answerable": answered,
+        "abstained_when_unanswerable": abstained,
+        "balanced_accuracy": (answered + abstained) / 2,
+    }
+
+
+def calibrate(
+    curated: list[dict],
+    bioasq: list[dict],
+    min_curated_answered: float = 1.0,
+    cosine_grid: Iterable[float] = COSINE_GRID,
+    overlap_grid: Iterable[float] = OVERLAP_GRID,
+) -> dict:
+    """The best (min_cosine, min_overlap) pair under the curated constraints (see module doc)."""
+    best = None
+    for cos in cosine_grid:
+        for ovl in overlap_grid:
+            on_curated = rates(curated, cos, ovl)
+            if on_curated["abstained_when_unanswerable"] < 1.0:
+                continue
+            if on_curated["answered_when_answerable"] < min_curated_answered:
+                continue
+            on_bioasq = rates(bioasq, cos, ovl)
+            key = (round(on_bioasq["balanced_accuracy"], 6), cos, ovl)
+            if best is None or key > best[0]:
+                best = (key, {"min_cosine": cos, "min_overlap": ovl}, on_curated, on_bioasq)
+    if best is None:
+        return {"chosen": None, "reason": "no pair abstains on every curated unanswerable"}
+    _, chosen, on_curated, on_bioasq = best
+    return {"chosen": chosen, "curated": on_curated, "bioasq": on_bioasq}
+
+
+def collect(questions: list[tuple[str, bool]], evidence: Callable[[str], dict]) -> list[dict]:
+    """Evidence strength of each labelled question."""
+    return [{"question": q, "answerable": a, **evidence(q)} for q, a in questions]
+
+
+def run_calibration(fns, bioasq_files: list[Path], curated_path: Path | None = None) -> dict:
+    """Collect evidence for both label sources, calibrate, and compare with the settings."""
+    from eval.curated import DEFAULT_SET, load_eval_set
+
+    curated_qs = [(q.question, q.answerable) for q in load_eval_set(curated_path or DEFAULT_SET)]
+    curated = collect(curated_qs, fns.evidence)
+    bioasq = collect(bioasq_labels(bioasq_files, fns.source_ids()), fns.evidence)
+    result = calibrate(curated, bioasq)
+    cfg = fns.answer_settings
+    result["current"] = {
+        "min_cosine": cfg.min_cosine,
+        "min_overlap": cfg.min_overlap,
+        "curated": rates(curated, cfg.min_cosine, cfg.min_overlap),
+        "bioasq": rates(bioasq, cfg.min_cosine, cfg.min_overlap),
+    }
+    result["build_id"] = fns.build_id
+    result["rows"] = {"curated": curated, "bioasq": bioasq}
+    return result
