@@ -19,7 +19,7 @@ from app.compose import (
     select_quotes,
     should_abstain,
 )
-from app.coverage import missing_terms
+from app.coverage import missing_terms, named_terms
 from index.embed import Embedder, load_embedder
 from index.lexical import idf_table
 from index.loaded import LoadedIndex, open_index
@@ -92,9 +92,24 @@ class Engine:
         return self._evidence(question.strip(), query_vec, hits)
 
     def _evidence(self, question: str, query_vec, hits: list[Hit]) -> Evidence:
-        scored = self._score(question, query_vec, hits) if question else []
-        passages = [h.chunk.text for h in hits[: self.settings.answer.candidate_chunks]]
-        return Evidence(tuple(scored), tuple(missing_terms(question, passages)))
+        """Quote candidates only from passages that mention what the question names.
+
+        A passage is read together with its source's title ("B-ALL" in a review's title
+        counts for each of its chunks) and must mention every named term (drug, antigen,
+        gene, disease, toxicity) when the question names one or two, all but one when it
+        names more. When no top passage qualifies, the evidence is tangential: nothing is
+        scored and the uncovered terms are reported.
+        """
+        top = hits[: self.settings.answer.candidate_chunks]
+        sources = self.loaded.store.sources
+        contexts = [f"{sources[h.chunk.source_id].title}\n{h.chunk.text}" for h in top]
+        nowhere = missing_terms(question, contexts)
+        gaps = [missing_terms(question, [c]) for c in contexts]
+        allowed = 0 if len(named_terms(question)) <= 2 else 1
+        covering = [h for h, gap in zip(top, gaps) if len(gap) <= allowed]
+        if nowhere or not covering:
+            return Evidence((), tuple(nowhere or min(gaps, key=len, default=[])))
+        return Evidence(tuple(self._score(question, query_vec, covering)), ())
 
     def _score(self, question: str, query_vec, hits: list[Hit]) -> list[Scored]:
         """Candidate sentences scored by their passage's cosine to the query and term overlap.

@@ -53,7 +53,11 @@ def _save(fig: Figure, path: Path) -> None:
 
 
 def plot_best_gold_rank(questions: Sequence[Mapping], k: int, path: Path) -> None:
-    """Bar per question of its best gold rank; missing/beyond-k ranks drawn at k+1 in red."""
+    """Bar per answerable question of its best gold rank; beyond-k ranks drawn at k+1 in red.
+
+    Unanswerable questions have no gold source, so they have no rank to draw.
+    """
+    questions = [q for q in questions if q.get("answerable", True)]
     ranks = [q.get("best_gold_rank") for q in questions]
     found = [r is not None and r <= k for r in ranks]
     heights = [r if ok else k + 1 for r, ok in zip(ranks, found, strict=True)]
@@ -62,7 +66,7 @@ def plot_best_gold_rank(questions: Sequence[Mapping], k: int, path: Path) -> Non
     ax = fig.add_subplot()
     ax.bar(range(len(heights)), heights, color=colors)
     ax.axhline(k + 0.5, color="grey", linestyle="--", linewidth=1)
-    ax.set_xlabel("question")
+    ax.set_xlabel("answerable question")
     ax.set_ylabel("best gold rank (lower is better)")
     ax.set_title(f"Best gold rank per question (red = beyond top {k})")
     if len(ranks) <= 40:
@@ -150,6 +154,8 @@ def _question_table(questions: Sequence[Mapping], k: int) -> list[str]:
     for q in questions:
         rank = q.get("best_gold_rank")
         rank_s = str(rank) if rank is not None else f">{k}"
+        if not q.get("answerable", True):
+            rank_s = "n/a"
         lat = q.get("latency_ms")
         lat_s = f"{float(lat):.1f}" if lat is not None else "–"
         lines.append(

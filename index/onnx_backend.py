@@ -18,7 +18,8 @@ import numpy as np
 from index.embed import bundled_model_path
 
 MAX_TOKENS = 256  # the model's max_seq_length
-VARIANTS = {"onnx": "model.fp32.onnx", "onnx-int8": "model.int8.onnx"}
+# The int8 file name carries its recipe, so a changed recipe is exported afresh.
+VARIANTS = {"onnx": "model.fp32.onnx", "onnx-int8": "model.int8-matmul.onnx"}
 
 
 def _model_hash(model_dir: Path) -> str:
@@ -87,7 +88,15 @@ def ensure_exported(variant: str, model_dir: Path | None = None) -> Path:
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
             tmp = folder / "int8.tmp.onnx"
-            quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
+            # Weights of the MatMuls only (per channel); the embedding tables stay fp32, which
+            # keeps vectors closer to fp32 (min cosine 0.987 vs 0.982) at the same speed.
+            quantize_dynamic(
+                str(fp32),
+                str(tmp),
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                op_types_to_quantize=["MatMul"],
+            )
             os.replace(tmp, target)
     return target
 

@@ -30,7 +30,7 @@ class IngestSettings:
 @dataclass(frozen=True)
 class IndexSettings:
     model_id: str = "sentence-transformers/all-MiniLM-L6-v2"
-    backend: str = "torch"  # torch (fp32) | onnx
+    backend: str = "onnx-int8"  # onnx-int8 (default, fast) | onnx (fp32) | torch (fp32)
     batch_size: int = 64
     # Corpus size from which an approximate FAISS index replaces the exact flat one.
     approx_from: int = 200_000
@@ -64,7 +64,7 @@ class AnswerSettings:
     # Abstain unless the best evidence clears these: calibrated by `bala bench abstention`
     # (eval/calibrate.py) on the curated set and BioASQ questions; see README "Abstention".
     min_cosine: float = 0.49
-    min_overlap: float = 0.2
+    min_overlap: float = 0.25
     min_combined: float = 0.0
 
 

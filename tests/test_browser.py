@@ -184,7 +184,9 @@ def test_answer_with_quotes_and_source_links(page, tmp_path):
 def test_off_topic_question_abstains(page, tmp_path):
     _ask(page, OFF_TOPIC)
     page.get_by_text(ABSTAIN).first.wait_for(state="visible")
-    assert "closest, not supporting" in page.get_by_test_id("stChatMessage").nth(1).inner_text()
+    # Streamlit renders the message top-down: wait for the sources panel under the warning.
+    answer = page.get_by_test_id("stChatMessage").nth(1)
+    answer.get_by_text("closest, not supporting").first.wait_for(state="visible")
     assert page.locator("blockquote").count() == 0
     _screenshot(page, tmp_path / "abstention.png")
 

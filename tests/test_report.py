@@ -72,7 +72,8 @@ def test_write_report(tmp_path: Path) -> None:
     assert "build-123" in md
     assert "Is A \\| B a thing?" in md
     assert "| q1 | Is A \\| B a thing? | yes | no | 2 | 120.5 |" in md
-    assert "| q2 | Unknowable question | no | yes | >10 | 80.0 |" in md
+    assert "| q2 | Unknowable question | no | yes | n/a | 80.0 |" in md
+    assert "| q3 | Missed | yes | yes | >10 | 300.0 |" in md
     assert result == original
 
 
