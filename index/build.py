@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from pathlib import Path
 from index import dense, layout
 from index.embed import EmbeddingCache, embed_cached, load_embedder, model_key
 from index.inputs import discover, file_sha256
-from index.lexical import Bm25Index
+from index.lexical import TOKENIZER_VERSION, Bm25Index, tokenize
 from index.manifest import SCHEMA_VERSION, read_manifest, write_manifest
 from index.store import Store, write_store
 from ingest.chunking import chunk_document, chunker_params
@@ -42,11 +43,20 @@ class _Plan:
     changed: bool = False
 
 
-def _previous(index_dir: Path) -> tuple[dict, dict[str, tuple[str, list[Document]]]]:
-    """Manifest and per-file documents of the live build (empty when there is none)."""
+@dataclass
+class _Live:
+    """What the live build holds: its manifest, per-file documents and chunk tokens."""
+
+    manifest: dict = field(default_factory=dict)
+    files: dict[str, tuple[str, list[Document]]] = field(default_factory=dict)
+    tokens: dict[str, list[str]] = field(default_factory=dict)  # chunk id -> BM25 tokens
+
+
+def _previous(index_dir: Path) -> _Live:
+    """The live build (empty when there is none)."""
     build = layout.current_build(index_dir)
     if build is None:
-        return {}, {}
+        return _Live()
     store = Store(build / "store.sqlite")
     try:
         docs = {d.source_id: d for d in store.documents()}
@@ -54,9 +64,13 @@ def _previous(index_dir: Path) -> tuple[dict, dict[str, tuple[str, list[Document
             path: (sha, [docs[s] for s in ids if s in docs])
             for path, (sha, ids) in store.files().items()
         }
+        try:
+            tokens = store.tokens_by_chunk()
+        except sqlite3.OperationalError:  # a build from before tokens were stored
+            tokens = {}
     finally:
         store.close()
-    return read_manifest(build / "manifest.json"), files
+    return _Live(read_manifest(build / "manifest.json"), files, tokens)
 
 
 def _load_changed(paths, settings, previous, report) -> _Plan:
@@ -121,7 +135,11 @@ def _chunk_all(documents: list[Document], settings: Settings) -> list[Chunk]:
 
 def bm25_params(settings: Settings) -> dict:
     """BM25 parameters as the manifest records them (a change forces a rebuild)."""
-    return {"k1": settings.index.bm25_k1, "b": settings.index.bm25_b}
+    return {
+        "k1": settings.index.bm25_k1,
+        "b": settings.index.bm25_b,
+        "tokenizer": TOKENIZER_VERSION,
+    }
 
 
 def _settings_changed(manifest: dict, settings: Settings) -> bool:
@@ -148,8 +166,9 @@ def ingest_paths(
         files, skipped, missing = discover(paths)
         report.skipped.extend(skipped)
         report.failed.extend(missing)
-        manifest, previous = _previous(index_dir)
-        plan = _load_changed(files, settings, previous, report)
+        live = _previous(index_dir)
+        manifest = live.manifest
+        plan = _load_changed(files, settings, live.files, report)
         if prune:
             _prune(plan, report)
         if not plan.changed and not _settings_changed(manifest, settings) and manifest:
@@ -158,12 +177,19 @@ def ingest_paths(
         documents, file_map = _unique_documents(plan, report)
         if not documents and not manifest:
             return report  # nothing usable yet: no empty build
-        _publish(index_dir, documents, file_map, settings, report, progress)
+        same_tokenizer = manifest.get("bm25", {}).get("tokenizer") == TOKENIZER_VERSION
+        known_tokens = live.tokens if same_tokenizer else {}
+        _publish(index_dir, documents, file_map, settings, report, progress, known_tokens)
         layout.prune_old_builds(index_dir)
     return report
 
 
-def _publish(index_dir, documents, file_map, settings, report, progress) -> None:
+def _tokens(chunks: list[Chunk], known: dict[str, list[str]]) -> list[list[str]]:
+    """BM25 tokens per chunk, reusing the live build's for unchanged chunks (same id = same text)."""
+    return [known[c.chunk_id] if c.chunk_id in known else tokenize(c.text) for c in chunks]
+
+
+def _publish(index_dir, documents, file_map, settings, report, progress, known_tokens) -> None:
     """Embed, write every file of the new build beside the live one, then switch."""
     chunks = _chunk_all(documents, settings)
     cache = EmbeddingCache(layout.cache_path(index_dir))
@@ -187,8 +213,9 @@ def _publish(index_dir, documents, file_map, settings, report, progress) -> None
     started = time.perf_counter()
     dense.save_faiss(dense.build_faiss(vectors, index_type), partial / "dense.faiss")
     bm25 = bm25_params(settings)
-    Bm25Index.build([c.text for c in chunks], bm25["k1"], bm25["b"]).save(partial / "bm25")
-    write_store(partial / "store.sqlite", documents, chunks, file_map)
+    tokens = _tokens(chunks, known_tokens)
+    Bm25Index.from_tokens(tokens, bm25["k1"], bm25["b"]).save(partial / "bm25")
+    write_store(partial / "store.sqlite", documents, chunks, file_map, tokens)
     _maybe_crash("after_store")
     manifest = {
         "schema_version": SCHEMA_VERSION,

@@ -11,6 +11,8 @@ import Stemmer
 
 # Keeps biomedical tokens whole enough: "CD19", "IL-6" -> "il", "6", "t(9;22)" -> "9", "22".
 TOKEN_PATTERN = r"(?u)\b\w+\b"
+# Bump when `tokenize` changes: builds store tokens, and stale ones must not be reused.
+TOKENIZER_VERSION = 1
 _STEMMER = Stemmer.Stemmer("english")
 _WORD = re.compile(TOKEN_PATTERN)
 _STOP = set(bm25s.stopwords.STOPWORDS_EN)
@@ -31,9 +33,13 @@ class Bm25Index:
 
     @classmethod
     def build(cls, texts: list[str], k1: float = 0.5, b: float = 0.5) -> Bm25Index:
+        return cls.from_tokens([tokenize(t) for t in texts], k1, b)
+
+    @classmethod
+    def from_tokens(cls, tokens: list[list[str]], k1: float = 0.5, b: float = 0.5) -> Bm25Index:
+        """An index over already tokenized passages (`tokenize` output, row-aligned)."""
         model = bm25s.BM25(k1=k1, b=b)
-        corpus_tokens = [tokenize(t) or ["__empty__"] for t in texts]
-        model.index(corpus_tokens, show_progress=False)
+        model.index([t or ["__empty__"] for t in tokens], show_progress=False)
         return cls(model)
 
     def save(self, directory: Path) -> None:

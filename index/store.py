@@ -16,7 +16,7 @@ CREATE TABLE documents (source_id TEXT PRIMARY KEY, text TEXT NOT NULL,
                         page_spans TEXT NOT NULL, fixed_spans TEXT NOT NULL);
 CREATE TABLE chunks (row INTEGER PRIMARY KEY, chunk_id TEXT NOT NULL, source_id TEXT NOT NULL,
                      start INTEGER NOT NULL, "end" INTEGER NOT NULL, pages TEXT NOT NULL,
-                     section TEXT NOT NULL, text TEXT NOT NULL);
+                     section TEXT NOT NULL, text TEXT NOT NULL, tokens TEXT NOT NULL);
 CREATE TABLE files (path TEXT PRIMARY KEY, sha256 TEXT NOT NULL, source_ids TEXT NOT NULL);
 CREATE INDEX chunks_source ON chunks(source_id);
 """
@@ -41,8 +41,9 @@ def write_store(
     documents: list[Document],
     chunks: list[Chunk],
     files: dict[str, tuple[str, list[str]]],
+    tokens: list[list[str]],
 ) -> None:
-    """Write a new store file; chunk i gets row i (the FAISS and BM25 row)."""
+    """Write a new store file; chunk i gets row i (the FAISS and BM25 row) and its BM25 tokens."""
     db = sqlite3.connect(str(path))
     try:
         db.executescript(SCHEMA)
@@ -63,10 +64,20 @@ def write_store(
             ],
         )
         db.executemany(
-            "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                (i, c.chunk_id, c.source_id, c.start, c.end, json.dumps(c.pages), c.section, c.text)
-                for i, c in enumerate(chunks)
+                (
+                    i,
+                    c.chunk_id,
+                    c.source_id,
+                    c.start,
+                    c.end,
+                    json.dumps(c.pages),
+                    c.section,
+                    c.text,
+                    " ".join(toks),
+                )
+                for i, (c, toks) in enumerate(zip(chunks, tokens, strict=True))
             ],
         )
         db.executemany(
@@ -76,6 +87,9 @@ def write_store(
         db.commit()
     finally:
         db.close()
+
+
+CHUNK_COLUMNS = 'row, chunk_id, source_id, start, "end", pages, section, text'
 
 
 def _chunk_from_row(row) -> Chunk:
@@ -91,7 +105,7 @@ class Store:
         uri = f"file:{path}?mode=ro"
         self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
         self._lock = threading.Lock()
-        rows = self._db.execute("SELECT * FROM chunks ORDER BY row").fetchall()
+        rows = self._db.execute(f"SELECT {CHUNK_COLUMNS} FROM chunks ORDER BY row").fetchall()
         self.chunks: list[Chunk] = [_chunk_from_row(r) for r in rows]
         self.sources: dict[str, Source] = {
             sid: source_from_json(meta)
@@ -139,6 +153,12 @@ class Store:
         with self._lock:
             rows = self._db.execute("SELECT path, sha256, source_ids FROM files").fetchall()
         return {p: (sha, json.loads(ids)) for p, sha, ids in rows}
+
+    def tokens_by_chunk(self) -> dict[str, list[str]]:
+        """BM25 tokens of every chunk by chunk id, so a rebuild need not tokenize them again."""
+        with self._lock:
+            rows = self._db.execute("SELECT chunk_id, tokens FROM chunks").fetchall()
+        return {chunk_id: tokens.split(" ") if tokens else [] for chunk_id, tokens in rows}
 
     def chunks_of(self, source_id: str) -> list[Chunk]:
         return [c for c in self.chunks if c.source_id == source_id]

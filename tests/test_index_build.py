@@ -14,6 +14,7 @@ import pytest
 from index import layout
 from index.build import CRASH_ENV, ingest_paths
 from index.dense import build_faiss, search_faiss
+from index.lexical import Bm25Index, tokenize
 from index.loaded import index_status, open_index
 from index.manifest import IndexMismatchError, read_manifest, write_manifest
 
@@ -66,6 +67,37 @@ def test_changed_file_replaces_its_chunks_and_new_paper_embeds_only_itself(tmp_p
     texts = [c.text for c in open_index(settings).store.chunks]
     assert any("A new sentence was added." in t for t in texts)
     assert not any(t == PAPER_A for t in texts)
+
+
+def test_rebuild_reuses_stored_tokens_and_scores_like_a_fresh_bm25(tmp_path, settings_for):
+    settings = settings_for()
+    lib = _library(tmp_path / "lib")
+    ingest_paths([lib], settings)
+    (lib / "c.txt").write_text("A third paper about relapse and MRD.", encoding="utf-8")
+    ingest_paths([lib], settings)
+    loaded = open_index(settings)
+    texts = [c.text for c in loaded.store.chunks]
+    stored = loaded.store.tokens_by_chunk()
+    assert [stored[c.chunk_id] for c in loaded.store.chunks] == [tokenize(t) for t in texts]
+    fresh = Bm25Index.build(texts, settings.index.bm25_k1, settings.index.bm25_b)
+    for query in ("relapse after CAR T", "MRD", "blinatumomab remission"):
+        assert np.allclose(loaded.bm25.scores(query), fresh.scores(query))
+
+
+def test_stale_tokens_are_not_reused_after_a_tokenizer_change(tmp_path, settings_for, monkeypatch):
+    from index import build
+
+    settings = settings_for()
+    lib = _library(tmp_path / "lib")
+    ingest_paths([lib], settings)
+    store = open_index(settings).store
+    assert build._previous(settings.index_dir).tokens == store.tokens_by_chunk()
+    monkeypatch.setattr(build, "TOKENIZER_VERSION", 99)
+    monkeypatch.setattr(build, "tokenize", lambda text: ["changed"])
+    report = ingest_paths([lib], settings)
+    assert report.changed  # the manifest's tokenizer differs: a full rebuild
+    rebuilt = open_index(settings).store.tokens_by_chunk()
+    assert set(map(tuple, rebuilt.values())) == {("changed",)}
 
 
 def test_ingesting_one_file_keeps_the_rest_and_prune_drops_gone_files(tmp_path, settings_for):
