@@ -57,7 +57,7 @@ def _previous(index_dir: Path) -> _Live:
     build = layout.current_build(index_dir)
     if build is None:
         return _Live()
-    store = Store(build / "store.sqlite")
+    store = Store(build / "store.sqlite", with_chunks=False)
     try:
         docs = {d.source_id: d for d in store.documents()}
         files = {

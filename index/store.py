@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from dataclasses import fields
@@ -43,9 +44,15 @@ def write_store(
     files: dict[str, tuple[str, list[str]]],
     tokens: list[list[str]],
 ) -> None:
-    """Write a new store file; chunk i gets row i (the FAISS and BM25 row) and its BM25 tokens."""
+    """Write a new store file; chunk i gets row i (the FAISS and BM25 row) and its BM25 tokens.
+
+    The file is new and unpublished until the build directory is switched in, so SQLite's
+    journal is off; the file is fsynced once at the end instead.
+    """
     db = sqlite3.connect(str(path))
     try:
+        db.execute("PRAGMA journal_mode=OFF")
+        db.execute("PRAGMA synchronous=OFF")
         db.executescript(SCHEMA)
         db.executemany(
             "INSERT INTO sources VALUES (?, ?)",
@@ -87,6 +94,8 @@ def write_store(
         db.commit()
     finally:
         db.close()
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
 
 
 CHUNK_COLUMNS = 'row, chunk_id, source_id, start, "end", pages, section, text'
@@ -100,13 +109,16 @@ def _chunk_from_row(row) -> Chunk:
 class Store:
     """Read access to one build's store; chunk rows are kept in memory for fast lookups."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, with_chunks: bool = True):
+        """`with_chunks=False` skips the chunk rows (an ingest reading the live build)."""
         self.path = path
         uri = f"file:{path}?mode=ro"
         self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
         self._lock = threading.Lock()
-        rows = self._db.execute(f"SELECT {CHUNK_COLUMNS} FROM chunks ORDER BY row").fetchall()
-        self.chunks: list[Chunk] = [_chunk_from_row(r) for r in rows]
+        self.chunks: list[Chunk] = []
+        if with_chunks:
+            rows = self._db.execute(f"SELECT {CHUNK_COLUMNS} FROM chunks ORDER BY row")
+            self.chunks = [_chunk_from_row(r) for r in rows]
         self.sources: dict[str, Source] = {
             sid: source_from_json(meta)
             for sid, meta in self._db.execute("SELECT source_id, meta FROM sources")
