@@ -3,9 +3,9 @@
 Throughput: the first N BioASQ passages (sorted doc ids, deduplicated), embedded in a child
 process per variant so peak memory (ru_maxrss) is the variant's own. Quality: dense nDCG@10
 of each variant's vectors on the dev queries judged within those passages.
-Incremental: an index of BioASQ passages plus one generated 10-page document (plain text of
-ten pages' length; a PDF adds its sandboxed parse, about 0.4 s), timed with a warm model in
-this process; then a re-ingest of unchanged inputs.
+Incremental: an index of BioASQ passages plus one real 10-page journal PDF (pages of the shared
+PDF-fidelity packets, merged), parsed in its sandbox and timed with a warm model in this
+process; then a re-ingest of unchanged inputs.
 """
 
 from __future__ import annotations
@@ -129,9 +129,8 @@ def incremental_cost(backend: str, passages: int | None = None) -> dict:
         started = time.perf_counter()
         first = ingest_paths([root / "lib"], settings)
         build_s = time.perf_counter() - started
-        paper = root / "new" / "paper.txt"
-        paper.parent.mkdir()
-        paper.write_text(_ten_pages(), encoding="utf-8")
+        (root / "new").mkdir()
+        paper = ten_page_pdf(root / "new" / "paper.pdf")
         started = time.perf_counter()
         added = ingest_paths([root / "lib", paper.parent], settings)
         add_s = time.perf_counter() - started
@@ -139,6 +138,8 @@ def incremental_cost(backend: str, passages: int | None = None) -> dict:
         again = ingest_paths([root / "lib", paper.parent], settings)
         noop_s = time.perf_counter() - started
     return {
+        "paper": paper.name,
+        "paper_pages": _page_count(paper),
         "index_chunks": first.added_chunks,
         "initial_build_s": build_s,
         "add_one_paper_s": add_s,
@@ -147,6 +148,39 @@ def incremental_cost(backend: str, passages: int | None = None) -> dict:
         "reingest_changed": again.changed,
         "targets": {"add_one_paper_s": 3.0, "reingest_unchanged_s": 2.0},
     }
+
+
+def ten_page_pdf(path: Path, pages: int = 10) -> Path:
+    """A real 10-page journal PDF: pages of the shared PDF-fidelity packets, merged with pypdf.
+
+    Falls back to a plain-text paper of ten pages' length when the shared folder is absent.
+    """
+    from pypdf import PdfReader, PdfWriter
+
+    from eval.pdf_fidelity import default_bench_folder
+
+    packets = sorted(default_bench_folder().glob("packet-*.pdf"))
+    if not packets:
+        text_path = path.with_suffix(".txt")
+        text_path.write_text(_ten_pages(), encoding="utf-8")
+        return text_path
+    writer = PdfWriter()
+    while len(writer.pages) < pages:
+        for packet in packets:
+            for page in PdfReader(packet).pages:
+                if len(writer.pages) < pages:
+                    writer.add_page(page)
+    with open(path, "wb") as handle:
+        writer.write(handle)
+    return path
+
+
+def _page_count(path: Path) -> int | None:
+    if path.suffix != ".pdf":
+        return None
+    from pypdf import PdfReader
+
+    return len(PdfReader(path).pages)
 
 
 def _ten_pages() -> str:

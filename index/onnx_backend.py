@@ -18,6 +18,9 @@ import numpy as np
 from index.embed import bundled_model_path
 
 MAX_TOKENS = 256  # the model's max_seq_length
+# Padded tokens per batch: short passages go 64 at a time, long ones ~16 (faster on 2 cores:
+# 86 chunks of a 10-page PDF in 1.3 s instead of 1.6 s).
+TOKENS_PER_BATCH = 4096
 # The int8 file name carries its recipe, so a changed recipe is exported afresh.
 VARIANTS = {"onnx": "model.fp32.onnx", "onnx-int8": "model.int8-matmul.onnx"}
 
@@ -142,8 +145,25 @@ class OnnxEmbedder:
         encodings = self.tokenizer.encode_batch(unique)
         order = sorted(range(len(unique)), key=lambda i: len(encodings[i].ids))
         vectors = np.zeros((len(unique), self.dim), dtype=np.float32)
-        for start in range(0, len(order), self.batch_size):
-            rows = order[start : start + self.batch_size]
+        lengths = [len(encodings[i].ids) for i in order]
+        for rows in token_batches(order, lengths, self.batch_size, TOKENS_PER_BATCH):
             vectors[rows] = self._run([encodings[i] for i in rows])
         index = {text: i for i, text in enumerate(unique)}
         return vectors[[index[t] for t in texts]]
+
+
+def token_batches(
+    order: list[int], lengths: list[int], max_items: int, max_tokens: int
+) -> list[list[int]]:
+    """Consecutive batches of `order` (sorted by length) with at most `max_items` texts and
+    at most `max_tokens` padded tokens (batch size x its longest text), never empty."""
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for item, length in zip(order, lengths):
+        if current and (len(current) == max_items or (len(current) + 1) * length > max_tokens):
+            batches.append(current)
+            current = []
+        current.append(item)
+    if current:
+        batches.append(current)
+    return batches

@@ -34,3 +34,17 @@ def test_onnx_vectors_match_fp32(tmp_path, monkeypatch, torch_vectors, variant, 
     assert cosines.min() >= min_cosine, cosines
     assert np.array_equal(vectors[0], vectors[4])
     assert any(tmp_path.rglob("*.onnx"))  # exported into BALA_ONNX_DIR, nothing fetched
+
+
+def test_token_batches_cap_items_and_padded_tokens():
+    from index.onnx_backend import token_batches
+
+    order = list(range(7))
+    lengths = [10, 10, 10, 100, 100, 200, 300]  # sorted by length, as encode() sorts them
+    batches = token_batches(order, lengths, max_items=2, max_tokens=250)
+    assert batches == [[0, 1], [2, 3], [4], [5], [6]]
+    assert [i for b in batches for i in b] == order
+    for batch in batches:
+        width = max(lengths[i] for i in batch)
+        assert len(batch) == 1 or len(batch) * width <= 250
+    assert token_batches([], [], 4, 100) == []
