@@ -131,6 +131,7 @@ def incremental_cost(backend: str, passages: int | None = None) -> dict:
         build_s = time.perf_counter() - started
         (root / "new").mkdir()
         paper = ten_page_pdf(root / "new" / "paper.pdf")
+        pages = _page_count(paper)
         started = time.perf_counter()
         added = ingest_paths([root / "lib", paper.parent], settings)
         add_s = time.perf_counter() - started
@@ -139,7 +140,7 @@ def incremental_cost(backend: str, passages: int | None = None) -> dict:
         noop_s = time.perf_counter() - started
     return {
         "paper": paper.name,
-        "paper_pages": _page_count(paper),
+        "paper_pages": pages,
         "index_chunks": first.added_chunks,
         "initial_build_s": build_s,
         "add_one_paper_s": add_s,
