@@ -133,7 +133,9 @@ class Engine:
         supported = [
             s for s in scored if s.cosine >= cfg.min_cosine and s.overlap >= cfg.min_overlap
         ]
-        picked = merge_runs(select_quotes(supported or scored[:1], cfg.max_quotes))
+        picked = merge_runs(
+            select_quotes(supported or scored[:1], cfg.max_quotes, margin=cfg.quote_margin)
+        )
         quotes, numbers, dropped = [], {}, 0
         store = self.loaded.store
         for s in picked:

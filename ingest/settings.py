@@ -58,6 +58,9 @@ class RetrieveSettings:
 @dataclass(frozen=True)
 class AnswerSettings:
     max_quotes: int = 5
+    # Quotes must score within this of the best one: 0.12 -> 0.08 raised curated citation
+    # precision 0.74 -> 0.83 (fewer tangential second sources) for one key-phrase miss.
+    quote_margin: float = 0.08
     candidate_chunks: int = 6  # top fused chunks whose sentences compete to be quoted
     max_sentences: int = 16  # of those, how many are embedded and scored (latency bound)
     lexical_weight: float = 0.3  # share of term overlap in a sentence's score
