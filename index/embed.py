@@ -91,6 +91,9 @@ def load_embedder(settings: IndexSettings) -> Embedder:
         return _EMBEDDERS[key]
 
 
+SCAN_FROM = 2000  # lookups of more texts than this read the model's whole cache once
+
+
 class EmbeddingCache:
     """(model key, text sha256) -> float32 vector, in one SQLite file shared across builds."""
 
@@ -104,6 +107,11 @@ class EmbeddingCache:
         )
 
     def get_many(self, model: str, shas: list[str]) -> dict[str, np.ndarray]:
+        """Cached vectors of `shas` (those missing are absent from the result)."""
+        if len(shas) > SCAN_FROM:  # one range scan beats many IN queries for a whole library
+            wanted = set(shas)
+            rows = self.db.execute("SELECT sha, vec FROM vectors WHERE model=?", (model,))
+            return {s: np.frombuffer(b, dtype=np.float32) for s, b in rows if s in wanted}
         found: dict[str, np.ndarray] = {}
         for i in range(0, len(shas), 500):
             part = shas[i : i + 500]
