@@ -91,7 +91,11 @@ def render_index_summary(engine: Engine) -> None:
     st.caption(" \u00b7 ".join(f"{kind.title()}s: {n}" for kind, n in sorted(kinds.items())))
     st.caption(f"Build {escape_markdown(engine.loaded.build_id)}")
     st.caption(f"Built {escape_markdown(str(manifest.get('created_at', '?')))}")
-    st.caption(f"Model {escape_markdown(str(manifest.get('model', {}).get('id', '?')))}")
+    model = manifest.get("model", {})
+    st.caption(
+        f"Model {escape_markdown(str(model.get('id', '?')))} "
+        f"({escape_markdown(str(model.get('backend', '?')))})"
+    )
 
 
 def render_filters(engine: Engine) -> Filters:
