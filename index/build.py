@@ -20,7 +20,7 @@ from index.embed import EmbeddingCache, embed_cached, load_embedder, model_key
 from index.inputs import discover, file_sha256
 from index.lexical import TOKENIZER_VERSION, Bm25Index, tokenize
 from index.manifest import SCHEMA_VERSION, read_manifest, write_manifest
-from index.store import Store, write_store
+from index.store import Store, read_chunk_texts, write_store
 from ingest.chunking import chunk_document, chunker_params
 from ingest.errors import IngestError
 from ingest.loaders import load_file
@@ -37,45 +37,46 @@ def _maybe_crash(stage: str) -> None:
 
 @dataclass
 class _Plan:
-    """Documents of the next build, keyed by the file they came from."""
+    """The next build's files: new documents, or None where the live build's rows are reused."""
 
-    files: dict[str, tuple[str, list[Document]]] = field(default_factory=dict)
+    files: dict[str, tuple[str, list[Document] | None]] = field(default_factory=dict)
     changed: bool = False
 
 
 @dataclass
 class _Live:
-    """What the live build holds: its manifest, per-file documents and chunk tokens."""
+    """What the live build holds: its directory, manifest, files and chunk tokens."""
 
+    build: Path | None = None
     manifest: dict = field(default_factory=dict)
-    files: dict[str, tuple[str, list[Document]]] = field(default_factory=dict)
+    files: dict[str, tuple[str, list[str]]] = field(default_factory=dict)  # path -> sha, ids
     tokens: dict[str, list[str]] = field(default_factory=dict)  # chunk id -> BM25 tokens
+
+    @property
+    def store_path(self) -> Path | None:
+        return self.build / "store.sqlite" if self.build else None
 
 
 def _previous(index_dir: Path) -> _Live:
-    """The live build (empty when there is none)."""
+    """The live build (empty when there is none); documents are read only when needed."""
     build = layout.current_build(index_dir)
     if build is None:
         return _Live()
     store = Store(build / "store.sqlite", with_chunks=False)
     try:
-        docs = {d.source_id: d for d in store.documents()}
-        files = {
-            path: (sha, [docs[s] for s in ids if s in docs])
-            for path, (sha, ids) in store.files().items()
-        }
+        files = store.files()
         try:
             tokens = store.tokens_by_chunk()
         except sqlite3.OperationalError:  # a build from before tokens were stored
             tokens = {}
     finally:
         store.close()
-    return _Live(read_manifest(build / "manifest.json"), files, tokens)
+    return _Live(build, read_manifest(build / "manifest.json"), files, tokens)
 
 
-def _load_changed(paths, settings, previous, report) -> _Plan:
+def _load_changed(paths, settings, live: _Live, report) -> _Plan:
     """Parse new or changed files; keep the previous version of any file that now fails."""
-    plan = _Plan(files=dict(previous))
+    plan = _Plan(files={path: (sha, None) for path, (sha, _) in live.files.items()})
     for path in paths:
         key = str(path)
         try:
@@ -83,7 +84,7 @@ def _load_changed(paths, settings, previous, report) -> _Plan:
         except OSError as exc:
             report.failed.append((key, f"unreadable: {exc.strerror or exc}"))
             continue
-        if key in previous and previous[key][0] == sha:
+        if key in live.files and live.files[key][0] == sha:
             report.unchanged.append(key)
             continue
         try:
@@ -101,31 +102,60 @@ def _load_changed(paths, settings, previous, report) -> _Plan:
     return plan
 
 
-def _prune(plan: _Plan, report: IngestReport) -> None:
+def _source_ids(entry: tuple[str, list[Document] | None], live: _Live, key: str) -> list[str]:
+    docs = entry[1]
+    return [d.source_id for d in docs] if docs is not None else live.files[key][1]
+
+
+def _prune(plan: _Plan, live: _Live, report: IngestReport) -> None:
     for key in [k for k in plan.files if not Path(k).exists()]:
-        report.removed.extend(d.source_id for d in plan.files.pop(key)[1])
+        report.removed.extend(_source_ids(plan.files.pop(key), live, key))
         plan.changed = True
 
 
-def _unique_documents(plan: _Plan, report: IngestReport) -> tuple[list[Document], dict]:
-    """All documents, one per source id (the first file wins), and file -> source ids."""
+def _read_all(plan: _Plan, live: _Live) -> None:
+    """Replace reused entries with the live build's documents (a full rebuild re-chunks all)."""
+    if live.store_path is None or all(docs is not None for _, docs in plan.files.values()):
+        return
+    store = Store(live.store_path, with_chunks=False)
+    try:
+        docs = {d.source_id: d for d in store.documents()}
+    finally:
+        store.close()
+    for key, (sha, entry) in list(plan.files.items()):
+        if entry is None:
+            plan.files[key] = (sha, [docs[s] for s in live.files[key][1] if s in docs])
+
+
+@dataclass
+class _Contents:
+    """One source per id (the first file in path order wins): reused ids and new documents."""
+
+    reused: list[str] = field(default_factory=list)
+    documents: list[Document] = field(default_factory=list)
+    files: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
+
+
+def _unique_contents(plan: _Plan, live: _Live, report: IngestReport) -> _Contents:
     seen: dict[str, str] = {}
-    documents: list[Document] = []
-    files: dict[str, tuple[str, list[str]]] = {}
+    out = _Contents()
     for key in sorted(plan.files):
         sha, docs = plan.files[key]
         kept = []
-        for doc in docs:
-            if doc.source_id in seen and seen[doc.source_id] != key:
+        for source_id in _source_ids(plan.files[key], live, key):
+            if source_id in seen and seen[source_id] != key:
                 report.warnings.append(
-                    (key, f"{doc.source_id} already indexed from {seen[doc.source_id]}; skipped")
+                    (key, f"{source_id} already indexed from {seen[source_id]}; skipped")
                 )
                 continue
-            seen[doc.source_id] = key
-            documents.append(doc)
-            kept.append(doc.source_id)
-        files[key] = (sha, kept)
-    return documents, files
+            seen[source_id] = key
+            kept.append(source_id)
+        if docs is None:
+            out.reused.extend(kept)
+        else:
+            out.documents.extend(d for d in docs if d.source_id in kept)
+        out.files[key] = (sha, kept)
+    return out
 
 
 def _chunk_all(documents: list[Document], settings: Settings) -> list[Chunk]:
@@ -168,18 +198,21 @@ def ingest_paths(
         report.failed.extend(missing)
         live = _previous(index_dir)
         manifest = live.manifest
-        plan = _load_changed(files, settings, live.files, report)
+        plan = _load_changed(files, settings, live, report)
         if prune:
-            _prune(plan, report)
-        if not plan.changed and not _settings_changed(manifest, settings) and manifest:
+            _prune(plan, live, report)
+        settings_changed = _settings_changed(manifest, settings)
+        if not plan.changed and not settings_changed and manifest:
             report.build_id = manifest.get("build_id", "")
             return report
-        documents, file_map = _unique_documents(plan, report)
-        if not documents and not manifest:
+        if settings_changed:
+            _read_all(plan, live)  # chunker, model or schema changed: re-chunk everything
+        contents = _unique_contents(plan, live, report)
+        if not contents.documents and not contents.reused and not manifest:
             return report  # nothing usable yet: no empty build
         same_tokenizer = manifest.get("bm25", {}).get("tokenizer") == TOKENIZER_VERSION
         known_tokens = live.tokens if same_tokenizer else {}
-        _publish(index_dir, documents, file_map, settings, report, progress, known_tokens)
+        _publish(index_dir, live, contents, settings, report, progress, known_tokens)
         layout.prune_old_builds(index_dir)
     return report
 
@@ -189,13 +222,19 @@ def _tokens(chunks: list[Chunk], known: dict[str, list[str]]) -> list[list[str]]
     return [known[c.chunk_id] if c.chunk_id in known else tokenize(c.text) for c in chunks]
 
 
-def _publish(index_dir, documents, file_map, settings, report, progress, known_tokens) -> None:
-    """Embed, write every file of the new build beside the live one, then switch."""
-    chunks = _chunk_all(documents, settings)
+def _publish(index_dir, live, contents, settings, report, progress, known_tokens) -> None:
+    """Embed, write every file of the new build beside the live one, then switch.
+
+    Reused sources keep their chunks (copied row for row from the live store, first and in
+    their old order); new documents are chunked and appended after them.
+    """
+    reused = read_chunk_texts(live.store_path, contents.reused) if contents.reused else []
+    chunks = _chunk_all(contents.documents, settings)
+    texts = [text for _, text in reused] + [c.text for c in chunks]
     cache = EmbeddingCache(layout.cache_path(index_dir))
     try:
         vectors, embedded = embed_cached(
-            [c.text for c in chunks],
+            texts,
             model_key(settings.index.model_id, settings.index.backend),
             cache,
             lambda: load_embedder(settings.index),
@@ -209,14 +248,19 @@ def _publish(index_dir, documents, file_map, settings, report, progress, known_t
     final = layout.builds_dir(index_dir) / build_id
     partial = final.with_name(build_id + ".partial")
     partial.mkdir(parents=True)
-    index_type = dense.choose_index_type(len(chunks), settings.index.approx_from)
+    index_type = dense.choose_index_type(len(texts), settings.index.approx_from)
     started = time.perf_counter()
     dense.save_faiss(dense.build_faiss(vectors, index_type), partial / "dense.faiss")
     bm25 = bm25_params(settings)
-    tokens = _tokens(chunks, known_tokens)
-    Bm25Index.from_tokens(tokens, bm25["k1"], bm25["b"]).save(partial / "bm25")
-    write_store(partial / "store.sqlite", documents, chunks, file_map, tokens)
+    new_tokens = _tokens(chunks, known_tokens)
+    reused_tokens = [known_tokens.get(cid) or tokenize(text) for cid, text in reused]
+    Bm25Index.from_tokens(reused_tokens + new_tokens, bm25["k1"], bm25["b"]).save(partial / "bm25")
+    copy = (live.store_path, contents.reused) if contents.reused else None
+    write_store(
+        partial / "store.sqlite", contents.documents, chunks, contents.files, new_tokens, copy
+    )
     _maybe_crash("after_store")
+    n_sources = len(contents.reused) + len(contents.documents)
     manifest = {
         "schema_version": SCHEMA_VERSION,
         "build_id": build_id,
@@ -229,8 +273,8 @@ def _publish(index_dir, documents, file_map, settings, report, progress, known_t
         "chunker": chunker_params(settings.ingest.chunk_size, settings.ingest.chunk_overlap),
         "faiss": {"type": index_type},
         "bm25": bm25,
-        "counts": {"sources": len(documents), "chunks": len(chunks), "files": len(file_map)},
-        "files": {path: sha for path, (sha, _) in sorted(file_map.items())},
+        "counts": {"sources": n_sources, "chunks": len(texts), "files": len(contents.files)},
+        "files": {path: sha for path, (sha, _) in sorted(contents.files.items())},
         "write_seconds": round(time.perf_counter() - started, 3),
     }
     write_manifest(partial / "manifest.json", manifest)
@@ -238,7 +282,7 @@ def _publish(index_dir, documents, file_map, settings, report, progress, known_t
     _maybe_crash("before_switch")
     layout.switch_current(index_dir, final)
     report.build_id, report.changed = build_id, True
-    report.added_chunks, report.embedded_chunks = len(chunks), embedded
+    report.added_chunks, report.embedded_chunks = len(texts), embedded
 
 
 def remove_index(index_dir: Path) -> None:

@@ -43,17 +43,21 @@ def write_store(
     chunks: list[Chunk],
     files: dict[str, tuple[str, list[str]]],
     tokens: list[list[str]],
+    copy_from: tuple[Path, list[str]] | None = None,
 ) -> None:
     """Write a new store file; chunk i gets row i (the FAISS and BM25 row) and its BM25 tokens.
 
-    The file is new and unpublished until the build directory is switched in, so SQLite's
-    journal is off; the file is fsynced once at the end instead.
+    `copy_from` = (live store, source ids): those sources' rows are copied first, their chunks
+    renumbered from row 0 in their old order; `documents` and `chunks` follow. The file is
+    new and unpublished until the build directory is switched in, so SQLite's journal is
+    off; the file is fsynced once at the end instead.
     """
     db = sqlite3.connect(str(path))
     try:
         db.execute("PRAGMA journal_mode=OFF")
         db.execute("PRAGMA synchronous=OFF")
         db.executescript(SCHEMA)
+        offset = _copy_sources(db, *copy_from) if copy_from else 0
         db.executemany(
             "INSERT INTO sources VALUES (?, ?)",
             [(d.source_id, source_to_json(d.source)) for d in documents],
@@ -84,7 +88,7 @@ def write_store(
                     c.text,
                     " ".join(toks),
                 )
-                for i, (c, toks) in enumerate(zip(chunks, tokens, strict=True))
+                for i, (c, toks) in enumerate(zip(chunks, tokens, strict=True), start=offset)
             ],
         )
         db.executemany(
@@ -99,6 +103,45 @@ def write_store(
 
 
 CHUNK_COLUMNS = 'row, chunk_id, source_id, start, "end", pages, section, text'
+
+
+def _keep_table(db: sqlite3.Connection, source_ids: list[str]) -> None:
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS keep (id TEXT PRIMARY KEY)")
+    db.execute("DELETE FROM keep")
+    db.executemany("INSERT OR IGNORE INTO keep VALUES (?)", [(s,) for s in source_ids])
+
+
+def _copy_sources(db: sqlite3.Connection, live: Path, source_ids: list[str]) -> int:
+    """Copy the live store's rows of `source_ids`; returns how many chunk rows were copied."""
+    db.execute("ATTACH DATABASE ? AS live", (str(live),))  # read from only, never written
+    _keep_table(db, source_ids)
+    for table in ("sources", "documents"):
+        db.execute(
+            f"INSERT INTO main.{table} SELECT * FROM live.{table} "
+            "WHERE source_id IN (SELECT id FROM keep)"
+        )
+    db.execute(
+        "INSERT INTO main.chunks SELECT ROW_NUMBER() OVER (ORDER BY row) - 1, chunk_id, "
+        'source_id, start, "end", pages, section, text, tokens FROM live.chunks '
+        "WHERE source_id IN (SELECT id FROM keep) ORDER BY row"
+    )
+    copied = db.execute("SELECT COUNT(*) FROM main.chunks").fetchone()[0]
+    db.commit()
+    db.execute("DETACH DATABASE live")
+    return copied
+
+
+def read_chunk_texts(path: Path, source_ids: list[str]) -> list[tuple[str, str]]:
+    """(chunk id, text) of those sources' chunks in row order: what `copy_from` will copy."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        _keep_table(db, source_ids)
+        return db.execute(
+            "SELECT chunk_id, text FROM chunks WHERE source_id IN (SELECT id FROM keep) "
+            "ORDER BY row"
+        ).fetchall()
+    finally:
+        db.close()
 
 
 def _chunk_from_row(row) -> Chunk:
