@@ -8,19 +8,20 @@ from __future__ import annotations
 
 import os
 import shutil
-import sqlite3
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+
 from index import dense, layout
 from index.embed import EmbeddingCache, embed_cached, load_embedder, model_key
 from index.inputs import discover, file_sha256
 from index.lexical import TOKENIZER_VERSION, Bm25Index, tokenize
 from index.manifest import SCHEMA_VERSION, read_manifest, write_manifest
-from index.store import Store, read_chunk_texts, write_store
+from index.store import Store, read_chunk_texts, read_reused_rows, read_tokens, write_store
 from ingest.chunking import chunk_document, chunker_params
 from ingest.errors import IngestError
 from ingest.loaders import load_file
@@ -45,12 +46,11 @@ class _Plan:
 
 @dataclass
 class _Live:
-    """What the live build holds: its directory, manifest, files and chunk tokens."""
+    """What the live build holds: its directory, manifest and files."""
 
     build: Path | None = None
     manifest: dict = field(default_factory=dict)
     files: dict[str, tuple[str, list[str]]] = field(default_factory=dict)  # path -> sha, ids
-    tokens: dict[str, list[str]] = field(default_factory=dict)  # chunk id -> BM25 tokens
 
     @property
     def store_path(self) -> Path | None:
@@ -65,13 +65,9 @@ def _previous(index_dir: Path) -> _Live:
     store = Store(build / "store.sqlite", with_chunks=False)
     try:
         files = store.files()
-        try:
-            tokens = store.tokens_by_chunk()
-        except sqlite3.OperationalError:  # a build from before tokens were stored
-            tokens = {}
     finally:
         store.close()
-    return _Live(build, read_manifest(build / "manifest.json"), files, tokens)
+    return _Live(build, read_manifest(build / "manifest.json"), files)
 
 
 def _load_changed(paths, settings, live: _Live, report) -> _Plan:
@@ -210,51 +206,73 @@ def ingest_paths(
         contents = _unique_contents(plan, live, report)
         if not contents.documents and not contents.reused and not manifest:
             return report  # nothing usable yet: no empty build
-        same_tokenizer = manifest.get("bm25", {}).get("tokenizer") == TOKENIZER_VERSION
-        known_tokens = live.tokens if same_tokenizer else {}
-        _publish(index_dir, live, contents, settings, report, progress, known_tokens)
+        _publish(index_dir, live, contents, settings, report, progress)
         layout.prune_old_builds(index_dir)
     return report
 
 
-def _tokens(chunks: list[Chunk], known: dict[str, list[str]]) -> list[list[str]]:
-    """BM25 tokens per chunk, reusing the live build's for unchanged chunks (same id = same text)."""
+def _new_tokens(chunks: list[Chunk], live: _Live) -> list[list[str]]:
+    """BM25 tokens per new chunk, reusing the live build's for unchanged chunks (same id =
+    same text), e.g. when one record of a large JSONL file changed."""
+    same_tokenizer = live.manifest.get("bm25", {}).get("tokenizer") == TOKENIZER_VERSION
+    known = {}
+    if chunks and live.store_path is not None and same_tokenizer:
+        known = read_tokens(live.store_path, [c.chunk_id for c in chunks])
     return [known[c.chunk_id] if c.chunk_id in known else tokenize(c.text) for c in chunks]
 
 
-def _publish(index_dir, live, contents, settings, report, progress, known_tokens) -> None:
+def _reused_vectors(live: _Live, rows: list[int], settings: Settings, cache) -> np.ndarray:
+    """Vectors of reused live rows: read back from a flat live index (exact), else from the
+    embedding cache (an approximate index stores lossy codes)."""
+    if live.manifest.get("faiss", {}).get("type") == "flat":
+        index = dense.load_faiss(live.build / "dense.faiss")
+        return index.reconstruct_n(0, index.ntotal)[rows]
+    texts = read_chunk_texts(live.store_path, rows)
+    return _embed(texts, settings, cache, progress=False)[0]
+
+
+def _embed(texts, settings: Settings, cache, progress: bool) -> tuple[np.ndarray, int]:
+    key = model_key(settings.index.model_id, settings.index.backend)
+    return embed_cached(texts, key, cache, lambda: load_embedder(settings.index), progress)
+
+
+def _vectors(live, reused_rows, chunks, settings, index_dir, progress) -> tuple[np.ndarray, int]:
+    """Row-aligned vectors of the new build (reused rows first) and how many were embedded."""
+    cache = EmbeddingCache(layout.cache_path(index_dir))
+    try:
+        fresh, embedded = _embed([c.text for c in chunks], settings, cache, progress)
+        if not reused_rows:
+            return fresh, embedded
+        old = _reused_vectors(live, [row for row, _, _ in reused_rows], settings, cache)
+    finally:
+        cache.close()
+    return np.concatenate([old, fresh.reshape(-1, old.shape[1])]), embedded
+
+
+def _publish(index_dir, live, contents, settings, report, progress) -> None:
     """Embed, write every file of the new build beside the live one, then switch.
 
     Reused sources keep their chunks (copied row for row from the live store, first and in
-    their old order); new documents are chunked and appended after them.
+    their old order, with their vectors and tokens); new documents are chunked, embedded and
+    appended after them.
     """
-    reused = read_chunk_texts(live.store_path, contents.reused) if contents.reused else []
+    reused = read_reused_rows(live.store_path, contents.reused) if contents.reused else []
     chunks = _chunk_all(contents.documents, settings)
-    texts = [text for _, text in reused] + [c.text for c in chunks]
-    cache = EmbeddingCache(layout.cache_path(index_dir))
-    try:
-        vectors, embedded = embed_cached(
-            texts,
-            model_key(settings.index.model_id, settings.index.backend),
-            cache,
-            lambda: load_embedder(settings.index),
-            progress=progress,
-        )
-    finally:
-        cache.close()
+    vectors, embedded = _vectors(live, reused, chunks, settings, index_dir, progress)
     _maybe_crash("after_embed")
     stamp = datetime.now(UTC)
     build_id = f"{stamp:%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:6]}"
     final = layout.builds_dir(index_dir) / build_id
     partial = final.with_name(build_id + ".partial")
     partial.mkdir(parents=True)
-    index_type = dense.choose_index_type(len(texts), settings.index.approx_from)
+    n_rows = len(reused) + len(chunks)
+    index_type = dense.choose_index_type(n_rows, settings.index.approx_from)
     started = time.perf_counter()
     dense.save_faiss(dense.build_faiss(vectors, index_type), partial / "dense.faiss")
     bm25 = bm25_params(settings)
-    new_tokens = _tokens(chunks, known_tokens)
-    reused_tokens = [known_tokens.get(cid) or tokenize(text) for cid, text in reused]
-    Bm25Index.from_tokens(reused_tokens + new_tokens, bm25["k1"], bm25["b"]).save(partial / "bm25")
+    new_tokens = _new_tokens(chunks, live)
+    all_tokens = [tokens for _, _, tokens in reused] + new_tokens
+    Bm25Index.from_tokens(all_tokens, bm25["k1"], bm25["b"]).save(partial / "bm25")
     copy = (live.store_path, contents.reused) if contents.reused else None
     write_store(
         partial / "store.sqlite", contents.documents, chunks, contents.files, new_tokens, copy
@@ -273,7 +291,7 @@ def _publish(index_dir, live, contents, settings, report, progress, known_tokens
         "chunker": chunker_params(settings.ingest.chunk_size, settings.ingest.chunk_overlap),
         "faiss": {"type": index_type},
         "bm25": bm25,
-        "counts": {"sources": n_sources, "chunks": len(texts), "files": len(contents.files)},
+        "counts": {"sources": n_sources, "chunks": n_rows, "files": len(contents.files)},
         "files": {path: sha for path, (sha, _) in sorted(contents.files.items())},
         "write_seconds": round(time.perf_counter() - started, 3),
     }
@@ -282,7 +300,7 @@ def _publish(index_dir, live, contents, settings, report, progress, known_tokens
     _maybe_crash("before_switch")
     layout.switch_current(index_dir, final)
     report.build_id, report.changed = build_id, True
-    report.added_chunks, report.embedded_chunks = len(texts), embedded
+    report.added_chunks, report.embedded_chunks = n_rows, embedded
 
 
 def remove_index(index_dir: Path) -> None:

@@ -7,6 +7,7 @@ import os
 import sqlite3
 import threading
 from dataclasses import fields
+from functools import cached_property
 from pathlib import Path
 
 from ingest.types import Chunk, Document, PageSpan, Source
@@ -131,17 +132,55 @@ def _copy_sources(db: sqlite3.Connection, live: Path, source_ids: list[str]) -> 
     return copied
 
 
-def read_chunk_texts(path: Path, source_ids: list[str]) -> list[tuple[str, str]]:
-    """(chunk id, text) of those sources' chunks in row order: what `copy_from` will copy."""
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+def _read_only(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+
+
+def read_reused_rows(path: Path, source_ids: list[str]) -> list[tuple[int, str, list[str]]]:
+    """(live row, chunk id, BM25 tokens) of those sources' chunks in row order: the rows
+    `copy_from` will copy, so their vectors can be taken from the live FAISS rows."""
+    db = _read_only(path)
     try:
         _keep_table(db, source_ids)
-        return db.execute(
-            "SELECT chunk_id, text FROM chunks WHERE source_id IN (SELECT id FROM keep) "
+        rows = db.execute(
+            "SELECT row, chunk_id, tokens FROM chunks WHERE source_id IN (SELECT id FROM keep) "
             "ORDER BY row"
         ).fetchall()
     finally:
         db.close()
+    return [(row, chunk_id, _split_tokens(tokens)) for row, chunk_id, tokens in rows]
+
+
+def read_chunk_texts(path: Path, rows: list[int]) -> list[str]:
+    """Texts of those live chunk rows, in the order given."""
+    db = _read_only(path)
+    try:
+        db.execute("CREATE TEMP TABLE want (pos INTEGER PRIMARY KEY, row INTEGER)")
+        db.executemany("INSERT INTO want VALUES (?, ?)", enumerate(rows))
+        found = db.execute(
+            "SELECT chunks.text FROM want JOIN chunks ON chunks.row = want.row ORDER BY want.pos"
+        ).fetchall()
+    finally:
+        db.close()
+    return [text for (text,) in found]
+
+
+def read_tokens(path: Path, chunk_ids: list[str]) -> dict[str, list[str]]:
+    """Stored BM25 tokens of those chunk ids (same id = same text), where the live build has them."""
+    db = _read_only(path)
+    try:
+        db.execute("CREATE TEMP TABLE want_ids (id TEXT PRIMARY KEY)")
+        db.executemany("INSERT OR IGNORE INTO want_ids VALUES (?)", [(c,) for c in chunk_ids])
+        found = db.execute(
+            "SELECT chunk_id, tokens FROM chunks WHERE chunk_id IN (SELECT id FROM want_ids)"
+        ).fetchall()
+    finally:
+        db.close()
+    return {chunk_id: _split_tokens(tokens) for chunk_id, tokens in found}
+
+
+def _split_tokens(joined: str) -> list[str]:
+    return joined.split(" ") if joined else []
 
 
 def _chunk_from_row(row) -> Chunk:
@@ -162,10 +201,13 @@ class Store:
         if with_chunks:
             rows = self._db.execute(f"SELECT {CHUNK_COLUMNS} FROM chunks ORDER BY row")
             self.chunks = [_chunk_from_row(r) for r in rows]
-        self.sources: dict[str, Source] = {
-            sid: source_from_json(meta)
-            for sid, meta in self._db.execute("SELECT source_id, meta FROM sources")
-        }
+
+    @cached_property
+    def sources(self) -> dict[str, Source]:
+        """Citation metadata by source id (read on first use)."""
+        with self._lock:
+            rows = self._db.execute("SELECT source_id, meta FROM sources").fetchall()
+        return {sid: source_from_json(meta) for sid, meta in rows}
 
     def close(self) -> None:
         self._db.close()
@@ -213,7 +255,7 @@ class Store:
         """BM25 tokens of every chunk by chunk id, so a rebuild need not tokenize them again."""
         with self._lock:
             rows = self._db.execute("SELECT chunk_id, tokens FROM chunks").fetchall()
-        return {chunk_id: tokens.split(" ") if tokens else [] for chunk_id, tokens in rows}
+        return {chunk_id: _split_tokens(tokens) for chunk_id, tokens in rows}
 
     def chunks_of(self, source_id: str) -> list[Chunk]:
         return [c for c in self.chunks if c.source_id == source_id]

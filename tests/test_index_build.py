@@ -11,12 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import layout
+from index import build, layout
 from index.build import CRASH_ENV, ingest_paths
 from index.dense import build_faiss, search_faiss
+from index.embed import EmbeddingCache, embed_cached, model_key
 from index.lexical import Bm25Index, tokenize
 from index.loaded import index_status, open_index
 from index.manifest import IndexMismatchError, read_manifest, write_manifest
+from index.store import read_tokens
 
 PAPER_A = "Relapse after CD19 CAR T cells is frequent. Antigen escape drives CD19-negative relapse."
 PAPER_B = "Blinatumomab is a bispecific T-cell engager. It induces remission in relapsed ALL."
@@ -127,14 +129,84 @@ def test_incremental_build_holds_what_a_full_rebuild_holds(tmp_path, settings_fo
     assert step_bm25 == pytest.approx(full_bm25)
 
 
-def test_stale_tokens_are_not_reused_after_a_tokenizer_change(tmp_path, settings_for, monkeypatch):
-    from index import build
+def _vectors_by_chunk(settings) -> dict[str, np.ndarray]:
+    loaded = open_index(settings)
+    vectors = loaded.faiss_index.reconstruct_n(0, loaded.faiss_index.ntotal)
+    return {c.chunk_id: vectors[i] for i, c in enumerate(loaded.store.chunks)}
 
+
+def test_adding_a_paper_keeps_the_live_vectors_of_unchanged_chunks(tmp_path, settings_for):
+    settings = settings_for()
+    lib = _library(tmp_path / "lib")
+    ingest_paths([lib], settings)
+    before = _vectors_by_chunk(settings)
+    (tmp_path / "lib" / "c.txt").write_text(PAPER_C + " A new paper.", encoding="utf-8")
+    report = ingest_paths([lib], settings)
+    assert report.embedded_chunks == 1
+    after = _vectors_by_chunk(settings)
+    assert len(after) == len(before) + 1
+    assert all(np.array_equal(after[c], v) for c, v in before.items())  # read back, bit for bit
+
+
+def _passages(path: Path, n: int, offset: int = 0) -> None:
+    topics = ["relapse", "CD19 loss", "MRD", "blinatumomab", "CAR T expansion", "CRS", "ICANS"]
+    records = [
+        {
+            "pmid": str(1000 + i),
+            "section": "abstract",
+            "text": f"Cohort {i} studied "
+            f"{topics[i % len(topics)]} after therapy in {i % 50 + 3} children.",
+        }
+        for i in range(offset, offset + n)
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in records), encoding="utf-8")
+
+
+def test_an_approximate_live_index_reuses_cached_vectors_not_lossy_codes(tmp_path, settings_for):
+    from dataclasses import replace
+
+    def approximate(name):
+        base = settings_for(name)
+        return replace(base, index=replace(base.index, approx_from=150))
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    _passages(lib / "many.jsonl", 200)
+    step = approximate("step")
+    ingest_paths([lib], step)
+    assert read_manifest(layout.current_build(step.index_dir) / "manifest.json")["faiss"] == {
+        "type": "ivf-sq8"
+    }
+    _passages(lib / "more.jsonl", 5, offset=200)
+    assert ingest_paths([lib], step).embedded_chunks == 5
+    full = approximate("full")
+    ingest_paths([lib], full)
+    step_vecs, full_vecs = _vectors_by_chunk(step), _vectors_by_chunk(full)
+    assert step_vecs.keys() == full_vecs.keys() and len(step_vecs) == 205
+    # 8-bit codes trained on different samples, int8 activations from different batches
+    assert min(float(step_vecs[c] @ full_vecs[c]) for c in full_vecs) > 0.98
+    # the reused rows' vectors came from the embedding cache, not from the lossy codes
+    live, loaded = build._previous(step.index_dir), open_index(step)
+    rows = list(range(0, 205, 7))
+    cache = EmbeddingCache(layout.cache_path(step.index_dir))
+    try:
+        reused = build._reused_vectors(live, rows, step, cache)
+        texts = [loaded.store.chunks[r].text for r in rows]
+        key = model_key(step.index.model_id, step.index.backend)
+        cached, embedded = embed_cached(texts, key, cache, lambda: pytest.fail("not cached"))
+    finally:
+        cache.close()
+    assert embedded == 0 and np.array_equal(reused, cached)
+    assert not np.array_equal(reused, loaded.faiss_index.reconstruct_n(0, 205)[rows])
+
+
+def test_stale_tokens_are_not_reused_after_a_tokenizer_change(tmp_path, settings_for, monkeypatch):
     settings = settings_for()
     lib = _library(tmp_path / "lib")
     ingest_paths([lib], settings)
     store = open_index(settings).store
-    assert build._previous(settings.index_dir).tokens == store.tokens_by_chunk()
+    ids = [c.chunk_id for c in store.chunks]
+    assert read_tokens(store.path, ids + ["no-such-chunk"]) == store.tokens_by_chunk()
     monkeypatch.setattr(build, "TOKENIZER_VERSION", 99)
     monkeypatch.setattr(build, "tokenize", lambda text: ["changed"])
     report = ingest_paths([lib], settings)
