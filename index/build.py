@@ -236,17 +236,25 @@ def _embed(texts, settings: Settings, cache, progress: bool) -> tuple[np.ndarray
     return embed_cached(texts, key, cache, lambda: load_embedder(settings.index), progress)
 
 
-def _vectors(live, reused_rows, chunks, settings, index_dir, progress) -> tuple[np.ndarray, int]:
-    """Row-aligned vectors of the new build (reused rows first) and how many were embedded."""
+def _dense_index(live, reused_rows, chunks, settings, index_dir, progress):
+    """The new build's FAISS index (reused rows first, in their old order), its type, and
+    how many chunks were embedded. A flat live index stays flat: its file is loaded, the
+    rows of dropped sources removed (order kept) and the new vectors appended."""
+    rows = [row for row, _, _ in reused_rows]
+    index_type = dense.choose_index_type(len(rows) + len(chunks), settings.index.approx_from)
     cache = EmbeddingCache(layout.cache_path(index_dir))
     try:
         fresh, embedded = _embed([c.text for c in chunks], settings, cache, progress)
-        if not reused_rows:
-            return fresh, embedded
-        old = _reused_vectors(live, [row for row, _, _ in reused_rows], settings, cache)
+        if rows and index_type == "flat" and live.manifest.get("faiss", {}).get("type") == "flat":
+            index = dense.load_faiss(live.build / "dense.faiss")
+            dense.keep_rows(index, rows)
+            dense.add_vectors(index, fresh)
+            return index, index_type, embedded
+        old = _reused_vectors(live, rows, settings, cache) if rows else None
     finally:
         cache.close()
-    return np.concatenate([old, fresh.reshape(-1, old.shape[1])]), embedded
+    vectors = fresh if old is None else np.concatenate([old, fresh.reshape(-1, old.shape[1])])
+    return dense.build_faiss(vectors, index_type), index_type, embedded
 
 
 def _publish(index_dir, live, contents, settings, report, progress) -> None:
@@ -258,7 +266,9 @@ def _publish(index_dir, live, contents, settings, report, progress) -> None:
     """
     reused = read_reused_rows(live.store_path, contents.reused) if contents.reused else []
     chunks = _chunk_all(contents.documents, settings)
-    vectors, embedded = _vectors(live, reused, chunks, settings, index_dir, progress)
+    faiss_index, index_type, embedded = _dense_index(
+        live, reused, chunks, settings, index_dir, progress
+    )
     _maybe_crash("after_embed")
     stamp = datetime.now(UTC)
     build_id = f"{stamp:%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:6]}"
@@ -266,9 +276,8 @@ def _publish(index_dir, live, contents, settings, report, progress) -> None:
     partial = final.with_name(build_id + ".partial")
     partial.mkdir(parents=True)
     n_rows = len(reused) + len(chunks)
-    index_type = dense.choose_index_type(n_rows, settings.index.approx_from)
     started = time.perf_counter()
-    dense.save_faiss(dense.build_faiss(vectors, index_type), partial / "dense.faiss")
+    dense.save_faiss(faiss_index, partial / "dense.faiss")
     bm25 = bm25_params(settings)
     new_tokens = _new_tokens(chunks, live)
     all_tokens = [tokens for _, _, tokens in reused] + new_tokens
@@ -286,7 +295,7 @@ def _publish(index_dir, live, contents, settings, report, progress) -> None:
         "model": {
             "id": settings.index.model_id,
             "backend": settings.index.backend,
-            "dim": int(vectors.shape[1]),
+            "dim": int(faiss_index.d),
         },
         "chunker": chunker_params(settings.ingest.chunk_size, settings.ingest.chunk_overlap),
         "faiss": {"type": index_type},

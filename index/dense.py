@@ -47,11 +47,24 @@ def build_faiss(vectors: np.ndarray, index_type: str = "flat") -> faiss.Index:
         index.hnsw.efSearch = 128
     else:
         raise ValueError(f"unknown FAISS index type '{index_type}' (flat|ivf-sq8|hnsw)")
-    for start in range(0, len(vectors), 100_000):
-        index.add(np.ascontiguousarray(vectors[start : start + 100_000], dtype=np.float32))
+    add_vectors(index, vectors)
     if index_type == "ivf-sq8":
         index.make_direct_map()  # the answer engine reconstructs passage vectors by row
     return index
+
+
+def add_vectors(index: faiss.Index, vectors: np.ndarray) -> None:
+    """Append rows (in blocks, so a large library needs no second full copy)."""
+    for start in range(0, len(vectors), 100_000):
+        index.add(np.ascontiguousarray(vectors[start : start + 100_000], dtype=np.float32))
+
+
+def keep_rows(index: faiss.IndexFlat, rows: list[int]) -> None:
+    """Keep only `rows` (ascending) of a flat index; the kept rows stay in their order."""
+    if len(rows) == index.ntotal:
+        return
+    dropped = np.setdiff1d(np.arange(index.ntotal, dtype=np.int64), np.asarray(rows))
+    index.remove_ids(faiss.IDSelectorBatch(dropped))
 
 
 def save_faiss(index: faiss.Index, path: Path) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from index import build, layout
 from index.build import CRASH_ENV, ingest_paths
-from index.dense import build_faiss, search_faiss
+from index.dense import add_vectors, build_faiss, keep_rows, search_faiss
 from index.embed import EmbeddingCache, embed_cached, model_key
 from index.lexical import Bm25Index, tokenize
 from index.loaded import index_status, open_index
@@ -261,6 +261,17 @@ def test_faiss_search_equals_numpy_brute_force():
     filtered = search_faiss(index, query, 5, allowed)
     expected_even = allowed[np.argsort(-brute[allowed])[:5]]
     assert [r for r, _ in filtered] == expected_even.tolist()
+
+
+def test_keeping_rows_of_a_flat_index_keeps_their_order_and_appends_after():
+    rng = np.random.default_rng(1)
+    vectors = rng.normal(size=(40, 384)).astype(np.float32)
+    index = build_faiss(vectors[:30], "flat")
+    kept = [0, 3, 4, 17, 29]
+    keep_rows(index, kept)
+    add_vectors(index, vectors[30:])
+    assert index.ntotal == 15
+    np.testing.assert_array_equal(index.reconstruct_n(0, 15), vectors[kept + list(range(30, 40))])
 
 
 def test_demo_index_dense_search_matches_brute_force(demo_index):
