@@ -19,9 +19,10 @@ import numpy as np
 from index import dense, layout
 from index.embed import EmbeddingCache, embed_cached, load_embedder, model_key
 from index.inputs import discover, file_sha256
-from index.lexical import TOKENIZER_VERSION, Bm25Index, tokenize
+from index.lexical import TOKENIZER_VERSION, Bm25Index, bm25_rows, tokenize
 from index.manifest import SCHEMA_VERSION, read_manifest, write_manifest
-from index.store import Store, read_chunk_texts, read_reused_rows, read_tokens, write_store
+from index.row_terms import RowTerms
+from index.store import Store, read_chunk_texts, read_reused_rows, read_rows_of, write_store
 from ingest.chunking import chunk_document, chunker_params
 from ingest.errors import IngestError
 from ingest.loaders import load_file
@@ -211,14 +212,30 @@ def ingest_paths(
     return report
 
 
-def _new_tokens(chunks: list[Chunk], live: _Live) -> list[list[str]]:
-    """BM25 tokens per new chunk, reusing the live build's for unchanged chunks (same id =
-    same text), e.g. when one record of a large JSONL file changed."""
-    same_tokenizer = live.manifest.get("bm25", {}).get("tokenizer") == TOKENIZER_VERSION
-    known = {}
-    if chunks and live.store_path is not None and same_tokenizer:
-        known = read_tokens(live.store_path, [c.chunk_id for c in chunks])
-    return [known[c.chunk_id] if c.chunk_id in known else tokenize(c.text) for c in chunks]
+def _live_terms(live: _Live) -> RowTerms | None:
+    """The live build's row terms, when its tokenizer is the current one."""
+    if live.build is None or live.manifest.get("bm25", {}).get("tokenizer") != TOKENIZER_VERSION:
+        return None
+    return RowTerms.load(live.build / "bm25")
+
+
+def _row_terms(reused_rows: list[int], chunks: list[Chunk], live: _Live) -> RowTerms:
+    """BM25 terms of the new build's rows: reused rows sliced from the live build's, then the
+    new chunks' tokens (reusing the live tokens of an unchanged chunk id: same id = same text,
+    e.g. when one record of a large JSONL file changed)."""
+    live_terms = _live_terms(live)
+    known: dict[str, int] = {}
+    if chunks and live_terms is not None:
+        known = read_rows_of(live.store_path, [c.chunk_id for c in chunks])
+    new_tokens = [
+        live_terms.tokens(known[c.chunk_id]) if c.chunk_id in known else tokenize(c.text)
+        for c in chunks
+    ]
+    if not reused_rows:
+        return RowTerms.from_tokens(bm25_rows(new_tokens))
+    if live_terms is None:
+        raise RuntimeError("rows reused from a build whose BM25 terms are stale")
+    return live_terms.take(reused_rows).extend(bm25_rows(new_tokens))
 
 
 def _reused_vectors(live: _Live, rows: list[int], settings: Settings, cache) -> np.ndarray:
@@ -240,7 +257,7 @@ def _dense_index(live, reused_rows, chunks, settings, index_dir, progress):
     """The new build's FAISS index (reused rows first, in their old order), its type, and
     how many chunks were embedded. A flat live index stays flat: its file is loaded, the
     rows of dropped sources removed (order kept) and the new vectors appended."""
-    rows = [row for row, _, _ in reused_rows]
+    rows = reused_rows
     index_type = dense.choose_index_type(len(rows) + len(chunks), settings.index.approx_from)
     cache = EmbeddingCache(layout.cache_path(index_dir))
     try:
@@ -261,7 +278,7 @@ def _publish(index_dir, live, contents, settings, report, progress) -> None:
     """Embed, write every file of the new build beside the live one, then switch.
 
     Reused sources keep their chunks (copied row for row from the live store, first and in
-    their old order, with their vectors and tokens); new documents are chunked, embedded and
+    their old order, with their vectors and BM25 terms); new documents are chunked, embedded and
     appended after them.
     """
     reused = read_reused_rows(live.store_path, contents.reused) if contents.reused else []
@@ -279,13 +296,10 @@ def _publish(index_dir, live, contents, settings, report, progress) -> None:
     started = time.perf_counter()
     dense.save_faiss(faiss_index, partial / "dense.faiss")
     bm25 = bm25_params(settings)
-    new_tokens = _new_tokens(chunks, live)
-    all_tokens = [tokens for _, _, tokens in reused] + new_tokens
-    Bm25Index.from_tokens(all_tokens, bm25["k1"], bm25["b"]).save(partial / "bm25")
+    row_terms = _row_terms(reused, chunks, live)
+    Bm25Index.from_rows(row_terms, bm25["k1"], bm25["b"]).save(partial / "bm25")
     copy = (live.store_path, contents.reused) if contents.reused else None
-    write_store(
-        partial / "store.sqlite", contents.documents, chunks, contents.files, new_tokens, copy
-    )
+    write_store(partial / "store.sqlite", contents.documents, chunks, contents.files, copy)
     _maybe_crash("after_store")
     n_sources = len(contents.reused) + len(contents.documents)
     manifest = {

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
-from itertools import chain
 from pathlib import Path
+from types import SimpleNamespace
 
 import bm25s
 import numpy as np
 import scipy.sparse as sp
 import Stemmer
+
+from index.row_terms import RowTerms
 
 # Keeps biomedical tokens whole enough: "CD19", "IL-6" -> "il", "6", "t(9;22)" -> "9", "22".
 TOKEN_PATTERN = r"(?u)\b\w+\b"
@@ -18,6 +20,7 @@ TOKENIZER_VERSION = 1
 _STEMMER = Stemmer.Stemmer("english")
 _WORD = re.compile(TOKEN_PATTERN)
 _STOP = set(bm25s.stopwords.STOPWORDS_EN)
+EMPTY_ROW = "__empty__"
 
 
 def tokenize(text: str) -> list[str]:
@@ -29,22 +32,31 @@ def tokenize(text: str) -> list[str]:
 class ArrayBM25(bm25s.BM25):
     """bm25s whose index is built with sparse-array operations instead of a loop per passage.
 
-    `build_index_from_tokens` is the override point bm25s documents; the score matrix is the
-    one bm25s's own loop builds (Lucene BM25, tested equal), about 4x faster at 20k passages,
-    and the vocabulary is numbered in first-seen order, so a build is reproducible.
+    `build_index_from_tokens` and `build_index_from_ids` are the override points bm25s
+    documents; the score matrix is the one bm25s's own loop builds (Lucene BM25, tested
+    equal), about 4x faster at 20k passages. Terms are numbered in first-seen order, so a
+    build is reproducible. `index_rows` indexes a `RowTerms` without any strings.
     """
 
+    def index_rows(self, rows: RowTerms) -> None:
+        self.index(SimpleNamespace(ids=rows, vocab=rows.vocab), show_progress=False)
+
     def build_index_from_tokens(self, corpus_tokens, show_progress=True, leave_progress=False):
+        rows = RowTerms.from_tokens(list(corpus_tokens))
+        return self.build_index_from_ids(list(range(len(rows.terms))), rows), rows.vocab
+
+    def build_index_from_ids(
+        self, unique_token_ids, corpus_token_ids, show_progress=True, leave_progress=False
+    ):
+        if not isinstance(corpus_token_ids, RowTerms):
+            return super().build_index_from_ids(
+                unique_token_ids, corpus_token_ids, show_progress, leave_progress
+            )
+        rows = corpus_token_ids
         if self.method != "lucene" or self.idf_method != "lucene":
-            return super().build_index_from_tokens(corpus_tokens, show_progress, leave_progress)
-        vocab = {t: i for i, t in enumerate(dict.fromkeys(chain.from_iterable(corpus_tokens)))}
-        lengths = np.fromiter(map(len, corpus_tokens), dtype=np.int64, count=len(corpus_tokens))
-        token_ids = np.fromiter(
-            map(vocab.__getitem__, chain.from_iterable(corpus_tokens)),
-            dtype=np.int64,
-            count=int(lengths.sum()),
-        )
-        return self._lucene_scores(token_ids, lengths, len(vocab)), vocab
+            as_lists = [rows.ids[a:z].tolist() for a, z in zip(rows.offsets, rows.offsets[1:])]
+            return super().build_index_from_ids(unique_token_ids, as_lists, show_progress)
+        return self._lucene_scores(rows.ids, rows.lengths, len(unique_token_ids))
 
     def _lucene_scores(self, token_ids: np.ndarray, lengths: np.ndarray, n_vocab: int) -> dict:
         self.nonoccurrence_array = None  # Lucene BM25 has no non-occurrence term
@@ -52,7 +64,8 @@ class ArrayBM25(bm25s.BM25):
         starts = np.zeros(n_docs + 1, dtype=np.int64)
         np.cumsum(lengths, out=starts[1:])
         ones = np.ones(len(token_ids), dtype=self.dtype)
-        matrix = sp.csr_matrix((ones, token_ids, starts), shape=(n_docs, n_vocab))
+        # a copy: scipy may keep the given index array and sum_duplicates sorts it in place
+        matrix = sp.csr_matrix((ones, token_ids.copy(), starts), shape=(n_docs, n_vocab))
         matrix.sum_duplicates()  # data = term frequency of (passage, term)
         rows = np.repeat(np.arange(n_docs), np.diff(matrix.indptr))
         doc_freq = np.bincount(matrix.indices, minlength=n_vocab)
@@ -72,9 +85,10 @@ class ArrayBM25(bm25s.BM25):
 class Bm25Index:
     """BM25 scores for every chunk row; rows align with the FAISS rows and the chunk table."""
 
-    def __init__(self, model: bm25s.BM25):
+    def __init__(self, model: bm25s.BM25, rows: RowTerms | None = None):
         self.model = model
         self.vocab = model.vocab_dict
+        self.rows = rows  # what the index was built from (kept when built here)
 
     @classmethod
     def build(cls, texts: list[str], k1: float = 0.5, b: float = 0.5) -> Bm25Index:
@@ -83,12 +97,18 @@ class Bm25Index:
     @classmethod
     def from_tokens(cls, tokens: list[list[str]], k1: float = 0.5, b: float = 0.5) -> Bm25Index:
         """An index over already tokenized passages (`tokenize` output, row-aligned)."""
+        return cls.from_rows(RowTerms.from_tokens(bm25_rows(tokens)), k1, b)
+
+    @classmethod
+    def from_rows(cls, rows: RowTerms, k1: float = 0.5, b: float = 0.5) -> Bm25Index:
         model = ArrayBM25(k1=k1, b=b)
-        model.index([t or ["__empty__"] for t in tokens], show_progress=False)
-        return cls(model)
+        model.index_rows(rows)
+        return cls(model, rows)
 
     def save(self, directory: Path) -> None:
         self.model.save(str(directory), show_progress=False, allow_pickle=False)
+        if self.rows is not None:
+            self.rows.save(directory)
 
     @classmethod
     def load(cls, directory: Path) -> Bm25Index:
@@ -112,6 +132,11 @@ class Bm25Index:
         if mask is not None:
             scores = np.where(mask, scores, 0.0)
         return top_k(scores, k)
+
+
+def bm25_rows(tokens: list[list[str]]) -> list[list[str]]:
+    """Rows as indexed: a passage without tokens gets a placeholder (bm25s needs one)."""
+    return [t or [EMPTY_ROW] for t in tokens]
 
 
 def top_k(scores: np.ndarray, k: int) -> list[tuple[int, float]]:

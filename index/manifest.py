@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-SCHEMA_VERSION = 2  # 2: chunks keep their BM25 tokens
+SCHEMA_VERSION = 3  # 3: BM25 row terms kept as arrays beside the index (no tokens in the store)
 
 
 class IndexMismatchError(RuntimeError):

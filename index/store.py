@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import threading
 from dataclasses import fields
@@ -18,7 +19,7 @@ CREATE TABLE documents (source_id TEXT PRIMARY KEY, text TEXT NOT NULL,
                         page_spans TEXT NOT NULL, fixed_spans TEXT NOT NULL);
 CREATE TABLE chunks (row INTEGER PRIMARY KEY, chunk_id TEXT NOT NULL, source_id TEXT NOT NULL,
                      start INTEGER NOT NULL, "end" INTEGER NOT NULL, pages TEXT NOT NULL,
-                     section TEXT NOT NULL, text TEXT NOT NULL, tokens TEXT NOT NULL);
+                     section TEXT NOT NULL, text TEXT NOT NULL);
 CREATE TABLE files (path TEXT PRIMARY KEY, sha256 TEXT NOT NULL, source_ids TEXT NOT NULL);
 CREATE INDEX chunks_source ON chunks(source_id);
 """
@@ -43,22 +44,28 @@ def write_store(
     documents: list[Document],
     chunks: list[Chunk],
     files: dict[str, tuple[str, list[str]]],
-    tokens: list[list[str]],
     copy_from: tuple[Path, list[str]] | None = None,
 ) -> None:
-    """Write a new store file; chunk i gets row i (the FAISS and BM25 row) and its BM25 tokens.
+    """Write a new store file; chunk i gets row i (the FAISS and BM25 row).
 
-    `copy_from` = (live store, source ids): those sources' rows are copied first, their chunks
-    renumbered from row 0 in their old order; `documents` and `chunks` follow. The file is
-    new and unpublished until the build directory is switched in, so SQLite's journal is
-    off; the file is fsynced once at the end instead.
+    `copy_from` = (live store, source ids): those sources' rows come first, their chunks
+    renumbered from row 0 in their old order; `documents` and `chunks` follow. When every
+    live source is kept (a paper was added), the live file is copied whole and appended to.
+    The file is new and unpublished until the build directory is switched in, so SQLite's
+    journal is off; the file is fsynced once at the end instead.
     """
-    db = sqlite3.connect(str(path))
-    try:
-        db.execute("PRAGMA journal_mode=OFF")
-        db.execute("PRAGMA synchronous=OFF")
+    if copy_from and _holds_exactly(*copy_from):
+        shutil.copyfile(copy_from[0], path)
+        db = sqlite3.connect(str(path))
+        _unjournaled(db)
+        db.execute("DELETE FROM files")
+        offset = db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+    else:
+        db = sqlite3.connect(str(path))
+        _unjournaled(db)
         db.executescript(SCHEMA)
         offset = _copy_sources(db, *copy_from) if copy_from else 0
+    try:
         db.executemany(
             "INSERT INTO sources VALUES (?, ?)",
             [(d.source_id, source_to_json(d.source)) for d in documents],
@@ -76,20 +83,10 @@ def write_store(
             ],
         )
         db.executemany(
-            "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                (
-                    i,
-                    c.chunk_id,
-                    c.source_id,
-                    c.start,
-                    c.end,
-                    json.dumps(c.pages),
-                    c.section,
-                    c.text,
-                    " ".join(toks),
-                )
-                for i, (c, toks) in enumerate(zip(chunks, tokens, strict=True), start=offset)
+                (i, c.chunk_id, c.source_id, c.start, c.end, json.dumps(c.pages), c.section, c.text)
+                for i, c in enumerate(chunks, start=offset)
             ],
         )
         db.executemany(
@@ -104,6 +101,21 @@ def write_store(
 
 
 CHUNK_COLUMNS = 'row, chunk_id, source_id, start, "end", pages, section, text'
+
+
+def _unjournaled(db: sqlite3.Connection) -> None:
+    db.execute("PRAGMA journal_mode=OFF")
+    db.execute("PRAGMA synchronous=OFF")
+
+
+def _holds_exactly(live: Path, source_ids: list[str]) -> bool:
+    """Whether the live store's sources are exactly `source_ids` (a subset of them)."""
+    db = _read_only(live)
+    try:
+        count = db.execute("SELECT COUNT(*) FROM sources").fetchone()[0]
+    finally:
+        db.close()
+    return count == len(set(source_ids))
 
 
 def _keep_table(db: sqlite3.Connection, source_ids: list[str]) -> None:
@@ -123,7 +135,7 @@ def _copy_sources(db: sqlite3.Connection, live: Path, source_ids: list[str]) -> 
         )
     db.execute(
         "INSERT INTO main.chunks SELECT ROW_NUMBER() OVER (ORDER BY row) - 1, chunk_id, "
-        'source_id, start, "end", pages, section, text, tokens FROM live.chunks '
+        'source_id, start, "end", pages, section, text FROM live.chunks '
         "WHERE source_id IN (SELECT id FROM keep) ORDER BY row"
     )
     copied = db.execute("SELECT COUNT(*) FROM main.chunks").fetchone()[0]
@@ -136,19 +148,24 @@ def _read_only(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
 
 
-def read_reused_rows(path: Path, source_ids: list[str]) -> list[tuple[int, str, list[str]]]:
-    """(live row, chunk id, BM25 tokens) of those sources' chunks in row order: the rows
-    `copy_from` will copy, so their vectors can be taken from the live FAISS rows."""
+def read_reused_rows(path: Path, source_ids: list[str]) -> list[int]:
+    """Live rows of those sources' chunks in row order: the rows `copy_from` will copy, so
+    their vectors and BM25 terms can be taken from the live build's rows."""
+    if _holds_exactly(path, source_ids):  # a paper added: every live row is kept
+        db = _read_only(path)
+        try:
+            return list(range(db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]))
+        finally:
+            db.close()
     db = _read_only(path)
     try:
         _keep_table(db, source_ids)
         rows = db.execute(
-            "SELECT row, chunk_id, tokens FROM chunks WHERE source_id IN (SELECT id FROM keep) "
-            "ORDER BY row"
+            "SELECT row FROM chunks WHERE source_id IN (SELECT id FROM keep) ORDER BY row"
         ).fetchall()
     finally:
         db.close()
-    return [(row, chunk_id, _split_tokens(tokens)) for row, chunk_id, tokens in rows]
+    return [row for (row,) in rows]
 
 
 def read_chunk_texts(path: Path, rows: list[int]) -> list[str]:
@@ -165,22 +182,18 @@ def read_chunk_texts(path: Path, rows: list[int]) -> list[str]:
     return [text for (text,) in found]
 
 
-def read_tokens(path: Path, chunk_ids: list[str]) -> dict[str, list[str]]:
-    """Stored BM25 tokens of those chunk ids (same id = same text), where the live build has them."""
+def read_rows_of(path: Path, chunk_ids: list[str]) -> dict[str, int]:
+    """Live row of each of those chunk ids that the live build holds."""
     db = _read_only(path)
     try:
         db.execute("CREATE TEMP TABLE want_ids (id TEXT PRIMARY KEY)")
         db.executemany("INSERT OR IGNORE INTO want_ids VALUES (?)", [(c,) for c in chunk_ids])
         found = db.execute(
-            "SELECT chunk_id, tokens FROM chunks WHERE chunk_id IN (SELECT id FROM want_ids)"
+            "SELECT chunk_id, row FROM chunks WHERE chunk_id IN (SELECT id FROM want_ids)"
         ).fetchall()
     finally:
         db.close()
-    return {chunk_id: _split_tokens(tokens) for chunk_id, tokens in found}
-
-
-def _split_tokens(joined: str) -> list[str]:
-    return joined.split(" ") if joined else []
+    return dict(found)
 
 
 def _chunk_from_row(row) -> Chunk:
@@ -250,12 +263,6 @@ class Store:
         with self._lock:
             rows = self._db.execute("SELECT path, sha256, source_ids FROM files").fetchall()
         return {p: (sha, json.loads(ids)) for p, sha, ids in rows}
-
-    def tokens_by_chunk(self) -> dict[str, list[str]]:
-        """BM25 tokens of every chunk by chunk id, so a rebuild need not tokenize them again."""
-        with self._lock:
-            rows = self._db.execute("SELECT chunk_id, tokens FROM chunks").fetchall()
-        return {chunk_id: _split_tokens(tokens) for chunk_id, tokens in rows}
 
     def chunks_of(self, source_id: str) -> list[Chunk]:
         return [c for c in self.chunks if c.source_id == source_id]

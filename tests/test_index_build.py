@@ -18,7 +18,8 @@ from index.embed import EmbeddingCache, embed_cached, model_key
 from index.lexical import Bm25Index, tokenize
 from index.loaded import index_status, open_index
 from index.manifest import IndexMismatchError, read_manifest, write_manifest
-from index.store import read_tokens
+from index.row_terms import RowTerms
+from index.store import read_rows_of
 
 PAPER_A = "Relapse after CD19 CAR T cells is frequent. Antigen escape drives CD19-negative relapse."
 PAPER_B = "Blinatumomab is a bispecific T-cell engager. It induces remission in relapsed ALL."
@@ -71,6 +72,14 @@ def test_changed_file_replaces_its_chunks_and_new_paper_embeds_only_itself(tmp_p
     assert not any(t == PAPER_A for t in texts)
 
 
+def _row_tokens(settings) -> dict[str, list[str]]:
+    """BM25 tokens of every chunk of the live build, by chunk id, from its saved row terms."""
+    terms = RowTerms.load(layout.current_build(settings.index_dir) / "bm25")
+    chunks = open_index(settings).store.chunks
+    assert terms.n_rows == len(chunks)
+    return {c.chunk_id: terms.tokens(i) for i, c in enumerate(chunks)}
+
+
 def test_rebuild_reuses_stored_tokens_and_scores_like_a_fresh_bm25(tmp_path, settings_for):
     settings = settings_for()
     lib = _library(tmp_path / "lib")
@@ -79,7 +88,7 @@ def test_rebuild_reuses_stored_tokens_and_scores_like_a_fresh_bm25(tmp_path, set
     ingest_paths([lib], settings)
     loaded = open_index(settings)
     texts = [c.text for c in loaded.store.chunks]
-    stored = loaded.store.tokens_by_chunk()
+    stored = _row_tokens(settings)
     assert [stored[c.chunk_id] for c in loaded.store.chunks] == [tokenize(t) for t in texts]
     fresh = Bm25Index.build(texts, settings.index.bm25_k1, settings.index.bm25_b)
     for query in ("relapse after CAR T", "MRD", "blinatumomab remission"):
@@ -100,7 +109,7 @@ def test_incremental_build_holds_what_a_full_rebuild_holds(tmp_path, settings_fo
         loaded = open_index(settings)
         store = loaded.store
         vectors = loaded.faiss_index.reconstruct_n(0, loaded.faiss_index.ntotal)
-        tokens = store.tokens_by_chunk()
+        tokens = _row_tokens(settings)
         rows = {
             c.chunk_id: (c.source_id, c.start, c.end, c.text, tokens[c.chunk_id])
             for c in store.chunks
@@ -206,12 +215,12 @@ def test_stale_tokens_are_not_reused_after_a_tokenizer_change(tmp_path, settings
     ingest_paths([lib], settings)
     store = open_index(settings).store
     ids = [c.chunk_id for c in store.chunks]
-    assert read_tokens(store.path, ids + ["no-such-chunk"]) == store.tokens_by_chunk()
+    assert read_rows_of(store.path, ids + ["no-such-chunk"]) == {c: i for i, c in enumerate(ids)}
     monkeypatch.setattr(build, "TOKENIZER_VERSION", 99)
     monkeypatch.setattr(build, "tokenize", lambda text: ["changed"])
     report = ingest_paths([lib], settings)
     assert report.changed  # the manifest's tokenizer differs: a full rebuild
-    rebuilt = open_index(settings).store.tokens_by_chunk()
+    rebuilt = _row_tokens(settings)
     assert set(map(tuple, rebuilt.values())) == {("changed",)}
 
 

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from index.lexical import ArrayBM25, Bm25Index, tokenize
+from index.row_terms import RowTerms
 
 
 def _by_term(model: bm25s.BM25) -> dict[tuple[int, str], float]:
@@ -80,3 +81,30 @@ def test_saved_array_index_loads_with_bm25s(tmp_path):
     loaded = Bm25Index.load(tmp_path / "bm25")
     np.testing.assert_array_equal(loaded.scores("cd22 inotuzumab"), index.scores("cd22 inotuzumab"))
     assert loaded.search("CD22", 3)[0][0] == 1
+
+
+def test_building_from_row_terms_leaves_them_unchanged():
+    tokens = [["cd19", "relaps", "cd19"], ["mrd"], ["relaps", "cd22", "relaps"]]
+    rows = RowTerms.from_tokens(tokens)
+    ids, offsets = rows.ids.copy(), rows.offsets.copy()
+    index = Bm25Index.from_rows(rows)
+    np.testing.assert_array_equal(rows.ids, ids)
+    np.testing.assert_array_equal(rows.offsets, offsets)
+    assert [rows.tokens(i) for i in range(3)] == tokens
+    assert index.search("relapse", 3)[0][0] == 2
+
+
+def test_row_terms_take_extend_and_round_trip(tmp_path):
+    rows = RowTerms.from_tokens([["a", "b", "a"], ["c"], ["b", "d"]])
+    kept = rows.take([0, 2])
+    assert kept.terms == ("a", "b", "d")  # "c" is no longer used by any row
+    grown = kept.extend([["x", "a"], []])
+    assert [grown.tokens(i) for i in range(4)] == [["a", "b", "a"], ["b", "d"], ["x", "a"], []]
+    grown.save(tmp_path)
+    again = RowTerms.load(tmp_path)
+    assert again.terms == grown.terms and [again.tokens(i) for i in range(4)] == [
+        grown.tokens(i) for i in range(4)
+    ]
+    np.save(tmp_path / "row_offsets.npy", np.array([0, 99]))
+    with pytest.raises(ValueError, match="do not fit"):
+        RowTerms.load(tmp_path)
