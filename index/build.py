@@ -20,7 +20,7 @@ from index import dense, layout
 from index.embed import EmbeddingCache, embed_cached, load_embedder, model_key
 from index.inputs import discover, file_sha256
 from index.lexical import TOKENIZER_VERSION, Bm25Index, bm25_rows, tokenize
-from index.manifest import SCHEMA_VERSION, read_manifest, write_manifest
+from index.manifest import SCHEMA_VERSION, IndexMismatchError, read_manifest, write_manifest
 from index.row_terms import RowTerms
 from index.store import Store, read_chunk_texts, read_reused_rows, read_rows_of, write_store
 from ingest.chunking import chunk_document, chunker_params
@@ -213,10 +213,25 @@ def ingest_paths(
 
 
 def _live_terms(live: _Live) -> RowTerms | None:
-    """The live build's row terms, when its tokenizer is the current one."""
-    if live.build is None or live.manifest.get("bm25", {}).get("tokenizer") != TOKENIZER_VERSION:
+    """The live build's row terms, when its schema and tokenizer are the current ones."""
+    manifest = live.manifest
+    if (
+        live.build is None
+        or manifest.get("schema_version") != SCHEMA_VERSION
+        or manifest.get("bm25", {}).get("tokenizer") != TOKENIZER_VERSION
+    ):
         return None
-    return RowTerms.load(live.build / "bm25")
+    where, fix = live.build / "bm25", "remove the index folder and run `bala ingest` again"
+    try:
+        terms = RowTerms.load(where)
+    except (OSError, ValueError) as exc:
+        raise IndexMismatchError(f"{where}: unreadable BM25 row terms ({exc}); {fix}") from exc
+    chunks = manifest.get("counts", {}).get("chunks")
+    if terms.n_rows != chunks:
+        raise IndexMismatchError(
+            f"{where}: {terms.n_rows} rows of terms for {chunks} chunks; {fix}"
+        )
+    return terms
 
 
 def _row_terms(reused_rows: list[int], chunks: list[Chunk], live: _Live) -> RowTerms:

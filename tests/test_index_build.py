@@ -209,6 +209,19 @@ def test_an_approximate_live_index_reuses_cached_vectors_not_lossy_codes(tmp_pat
     assert not np.array_equal(reused, loaded.faiss_index.reconstruct_n(0, 205)[rows])
 
 
+def test_damaged_row_terms_stop_an_add_and_keep_the_live_build(tmp_path, settings_for):
+    settings = settings_for()
+    lib = _library(tmp_path / "lib")
+    ingest_paths([lib], settings)
+    live = layout.current_build(settings.index_dir)
+    np.save(live / "bm25" / "row_offsets.npy", np.array([0, 1], dtype=np.int64))
+    (lib / "c.txt").write_text("A third paper about relapse and MRD.", encoding="utf-8")
+    with pytest.raises(IndexMismatchError, match="row_offsets|rows of terms|do not fit"):
+        ingest_paths([lib], settings)
+    assert layout.current_build(settings.index_dir) == live
+    assert len(open_index(settings).store.chunks) == 4
+
+
 def test_stale_tokens_are_not_reused_after_a_tokenizer_change(tmp_path, settings_for, monkeypatch):
     settings = settings_for()
     lib = _library(tmp_path / "lib")
