@@ -1,9 +1,12 @@
-"""`bala bench scale`: flat vs approximate FAISS at up to 1M vectors on one machine.
+"""`bala bench scale`: flat vs approximate FAISS, and BM25, at up to 1M passages on one machine.
 
 Vectors are synthesized deterministically in chunks: noisy copies of 4,000 random centers on
 the unit sphere (clustered like passage embeddings, which is harder for an inverted file than
 uniform noise). Each index type is built in its own child process so its peak memory is its
 own; recall@10 is measured against exact search computed by streaming the same chunks.
+BM25: the BioASQ passages' real tokens, repeated until there are n rows (so each term keeps
+its share of passages and query postings grow with n), built and queried with the BioASQ
+questions in a child process.
 """
 
 from __future__ import annotations
@@ -97,6 +100,57 @@ def _run_child(kind: str, n: int, n_queries: int, workdir: Path) -> tuple[dict, 
     return json.loads(done.stdout.strip().splitlines()[-1]), np.load(out)
 
 
+def _lexical_child(n: int, n_queries: int) -> None:
+    """Build BM25 over n rows of repeated BioASQ tokens; time searches; print stats."""
+    from eval.bioasq_data import golden_files, load_bioasq
+    from index.lexical import Bm25Index, bm25_rows, tokenize
+    from index.row_terms import RowTerms
+
+    corpus, queries, _ = load_bioasq(golden_files(), golden_files())
+    base = RowTerms.from_tokens(bm25_rows([tokenize(corpus[d]["text"]) for d in sorted(corpus)]))
+    started = time.perf_counter()
+    rows = repeat_rows(base, n)
+    index = Bm25Index.from_rows(rows)
+    build_s = time.perf_counter() - started
+    latencies = []
+    for qid in sorted(queries)[:n_queries]:
+        t = time.perf_counter()
+        index.search(queries[qid], 50)
+        latencies.append((time.perf_counter() - t) * 1000)
+    print(
+        json.dumps(
+            {
+                "rows": rows.n_rows,
+                "terms": len(rows.terms),
+                "postings": int(len(index.model.scores["data"])),
+                "build_s": build_s,
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "query_p50_ms": float(np.percentile(latencies, 50)),
+                "query_p95_ms": float(np.percentile(latencies, 95)),
+            }
+        )
+    )
+
+
+def repeat_rows(base, n: int):
+    """The first n rows of base's rows repeated end to end (term ids shared)."""
+    from index.row_terms import RowTerms
+
+    reps = -(-n // base.n_rows)
+    lengths = np.tile(base.lengths, reps)[:n]
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    ids = np.tile(base.ids, reps)[: offsets[-1]]
+    return RowTerms(base.terms, ids, offsets)
+
+
+def run_lexical_scale(n: int, n_queries: int) -> dict:
+    code = "import sys; from eval.bench_scale import _lexical_child; _lexical_child(int(sys.argv[1]), int(sys.argv[2]))"
+    cmd = [sys.executable, "-c", code, str(n), str(n_queries)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=7200)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def run_scale_bench(n: int = 1_000_000, n_queries: int = 200, kinds=("flat", "ivf-sq8")) -> dict:
     import tempfile
 
@@ -117,7 +171,11 @@ def run_scale_bench(n: int = 1_000_000, n_queries: int = 200, kinds=("flat", "iv
 
 
 def _cmd(args) -> int:
-    result = run_scale_bench(args.n, args.queries)
+    result = {}
+    if args.part in ("all", "dense"):
+        result = run_scale_bench(args.n, args.queries)
+    if args.part in ("all", "bm25"):
+        result["bm25"] = run_lexical_scale(args.n, args.queries)
     text = json.dumps(result, indent=2)
     if args.json:
         Path(args.json).write_text(text + "\n", encoding="utf-8")
@@ -126,8 +184,9 @@ def _cmd(args) -> int:
 
 
 def register_bench(bench_sub) -> None:
-    p = bench_sub.add_parser("scale", help="flat vs approximate FAISS up to 1M vectors")
+    p = bench_sub.add_parser("scale", help="flat vs approximate FAISS, and BM25, up to 1M passages")
     p.add_argument("--n", type=int, default=1_000_000)
     p.add_argument("--queries", type=int, default=200)
+    p.add_argument("--part", choices=["all", "dense", "bm25"], default="all")
     p.add_argument("--json", metavar="OUT")
     p.set_defaults(func=_cmd)

@@ -1,0 +1,24 @@
+"""The scale benchmark's synthetic corpora (the 1M runs themselves are `bala bench scale`)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from eval.bench_scale import _centers, make_chunk, repeat_rows
+from index.row_terms import RowTerms
+
+
+def test_repeated_rows_cycle_through_the_base_rows_and_stop_at_n():
+    base = RowTerms.from_tokens([["cd19", "relaps"], ["mrd"], ["cd22", "cd19", "ino"]])
+    rows = repeat_rows(base, 7)
+    assert rows.n_rows == 7 and rows.terms == base.terms
+    expected = [base.tokens(i % 3) for i in range(7)]
+    assert [rows.tokens(i) for i in range(7)] == expected
+
+
+def test_synthetic_vectors_are_unit_length_and_the_same_on_every_call():
+    centers = _centers()
+    first, again = make_chunk(500, 20, centers), make_chunk(500, 20, centers)
+    np.testing.assert_array_equal(first, again)
+    np.testing.assert_allclose(np.linalg.norm(first, axis=1), 1.0, rtol=1e-5)
+    assert not np.array_equal(first, make_chunk(520, 20, centers))
