@@ -63,7 +63,7 @@ def _previous(index_dir: Path) -> _Live:
     build = layout.current_build(index_dir)
     if build is None:
         return _Live()
-    store = Store(build / "store.sqlite", with_chunks=False)
+    store = Store(build / "store.sqlite")
     try:
         files = store.files()
     finally:
@@ -114,7 +114,7 @@ def _read_all(plan: _Plan, live: _Live) -> None:
     """Replace reused entries with the live build's documents (a full rebuild re-chunks all)."""
     if live.store_path is None or all(docs is not None for _, docs in plan.files.values()):
         return
-    store = Store(live.store_path, with_chunks=False)
+    store = Store(live.store_path)
     try:
         docs = {d.source_id: d for d in store.documents()}
     finally:

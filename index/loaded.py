@@ -46,9 +46,7 @@ def open_index(settings: Settings) -> LoadedIndex:
 def index_status(settings: Settings) -> dict:
     """What the index holds: sources with chunk counts, totals, model, build id and time."""
     loaded = open_index(settings)
-    per_source: dict[str, int] = {}
-    for chunk in loaded.store.chunks:
-        per_source[chunk.source_id] = per_source.get(chunk.source_id, 0) + 1
+    per_source = loaded.store.chunk_counts()
     sources = [
         {
             "source_id": s.source_id,

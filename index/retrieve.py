@@ -109,8 +109,7 @@ def allowed_rows(loaded: LoadedIndex, filters: Filters) -> np.ndarray | None:
         if filters.year_max is not None and (year is None or year > filters.year_max):
             continue
         keep.add(sid)
-    rows = [i for i, c in enumerate(loaded.store.chunks) if c.source_id in keep]
-    return np.asarray(rows, dtype=np.int64)
+    return loaded.store.rows_of_sources(keep)
 
 
 def dense_search(loaded, query_vec, n, rows=None) -> list[tuple[int, float]]:

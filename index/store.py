@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import operator
 import os
 import shutil
 import sqlite3
 import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import fields
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
+
+import numpy as np
 
 from ingest.types import Chunk, Document, PageSpan, Source
 
@@ -201,19 +205,57 @@ def _chunk_from_row(row) -> Chunk:
     return Chunk(chunk_id, source_id, start, end, text, tuple(json.loads(pages)), section)
 
 
-class Store:
-    """Read access to one build's store; chunk rows are kept in memory for fast lookups."""
+class ChunkRows(Sequence[Chunk]):
+    """The chunk table as a read-only sequence by row, read from SQLite on demand, so a large
+    library is not held in memory; recently read rows are cached."""
 
-    def __init__(self, path: Path, with_chunks: bool = True):
-        """`with_chunks=False` skips the chunk rows (an ingest reading the live build)."""
+    BLOCK = 10_000  # rows per query when iterating
+
+    def __init__(self, db: sqlite3.Connection, lock: threading.Lock, cached_rows: int = 8192):
+        self._db, self._lock = db, lock
+        with lock:
+            self._n = db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        self._cached = lru_cache(maxsize=cached_rows)(self._read)
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, row):
+        if isinstance(row, slice):
+            return [self._cached(i) for i in range(*row.indices(self._n))]
+        row = operator.index(row)
+        if row < 0:
+            row += self._n
+        if not 0 <= row < self._n:
+            raise IndexError(f"chunk row {row} out of range ({self._n} rows)")
+        return self._cached(row)
+
+    def __iter__(self) -> Iterator[Chunk]:
+        for start in range(0, self._n, self.BLOCK):
+            with self._lock:
+                rows = self._db.execute(
+                    f"SELECT {CHUNK_COLUMNS} FROM chunks WHERE row >= ? AND row < ? ORDER BY row",
+                    (start, start + self.BLOCK),
+                ).fetchall()
+            yield from map(_chunk_from_row, rows)
+
+    def _read(self, row: int) -> Chunk:
+        with self._lock:
+            found = self._db.execute(
+                f"SELECT {CHUNK_COLUMNS} FROM chunks WHERE row = ?", (row,)
+            ).fetchone()
+        return _chunk_from_row(found)
+
+
+class Store:
+    """Read access to one build's store (chunks, sources and documents read on demand)."""
+
+    def __init__(self, path: Path):
         self.path = path
         uri = f"file:{path}?mode=ro"
         self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
         self._lock = threading.Lock()
-        self.chunks: list[Chunk] = []
-        if with_chunks:
-            rows = self._db.execute(f"SELECT {CHUNK_COLUMNS} FROM chunks ORDER BY row")
-            self.chunks = [_chunk_from_row(r) for r in rows]
+        self.chunks = ChunkRows(self._db, self._lock)
 
     @cached_property
     def sources(self) -> dict[str, Source]:
@@ -264,5 +306,19 @@ class Store:
             rows = self._db.execute("SELECT path, sha256, source_ids FROM files").fetchall()
         return {p: (sha, json.loads(ids)) for p, sha, ids in rows}
 
-    def chunks_of(self, source_id: str) -> list[Chunk]:
-        return [c for c in self.chunks if c.source_id == source_id]
+    def rows_of_sources(self, source_ids: set[str] | list[str]) -> np.ndarray:
+        """Chunk rows of those sources, ascending."""
+        with self._lock:
+            _keep_table(self._db, list(source_ids))
+            rows = self._db.execute(
+                "SELECT row FROM chunks WHERE source_id IN (SELECT id FROM keep) ORDER BY row"
+            ).fetchall()
+        return np.asarray([r for (r,) in rows], dtype=np.int64)
+
+    def chunk_counts(self) -> dict[str, int]:
+        """Number of chunks per source id."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT source_id, COUNT(*) FROM chunks GROUP BY source_id"
+            ).fetchall()
+        return dict(rows)

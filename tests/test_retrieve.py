@@ -55,7 +55,13 @@ def tiny():
     return SimpleNamespace(
         faiss_index=build_faiss(VECTORS, "flat"),
         bm25=Bm25Index.build(TEXTS),
-        store=SimpleNamespace(chunks=chunks, sources=sources),
+        store=SimpleNamespace(
+            chunks=chunks,
+            sources=sources,
+            rows_of_sources=lambda keep: np.asarray(
+                [i for i, c in enumerate(chunks) if c.source_id in keep], dtype=np.int64
+            ),
+        ),
     )
 
 
