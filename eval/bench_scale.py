@@ -6,7 +6,8 @@ uniform noise). Each index type is built in its own child process so its peak me
 own; recall@10 is measured against exact search computed by streaming the same chunks.
 BM25: the BioASQ passages' real tokens, repeated until there are n rows (so each term keeps
 its share of passages and query postings grow with n), built and queried with the BioASQ
-questions in a child process.
+questions in a child process. Store: n one-chunk passages written to SQLite, then opened
+and read the way answering reads it (hit rows, source filters).
 """
 
 from __future__ import annotations
@@ -144,6 +145,78 @@ def repeat_rows(base, n: int):
     return RowTerms(base.terms, ids, offsets)
 
 
+def _current_rss_mb() -> float:
+    """Resident memory now (not the peak), from /proc; 0 where /proc is absent."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return 0.0
+    kb = next((line.split()[1] for line in status.splitlines() if line.startswith("VmRSS")), 0)
+    return int(kb) / 1024
+
+
+def _store_child(n: int, n_queries: int, path: str) -> None:
+    """Write a store of n one-chunk passages (BioASQ texts repeated), then open it and time
+    what answering does with it: fetching hit rows, filtering rows by source."""
+    from eval.bench_ingest import index_records
+    from eval.bioasq_data import golden_files, load_bioasq
+    from index.store import Store, write_store
+    from ingest.chunking import chunk_document
+    from ingest.types import Document, PageSpan, Source
+
+    corpus, _, _ = load_bioasq(golden_files(), golden_files())
+    started = time.perf_counter()
+    docs, chunks = [], []
+    for i, record in enumerate(index_records(corpus, n)):
+        text = record["text"]
+        doc = Document(Source(f"pmid:{record['pmid']}#{i}"), text, (PageSpan(1, 0, len(text)),))
+        docs.append(doc)
+        chunks.append(chunk_document(doc, len(text) + 1, 0)[0])
+    write_store(Path(path), docs, chunks, {"bench.jsonl": ("-", [d.source_id for d in docs])})
+    write_s = time.perf_counter() - started
+    del docs, chunks
+    rss_before = _current_rss_mb()
+    started = time.perf_counter()
+    store = Store(Path(path))
+    rows = store.chunks
+    open_s = time.perf_counter() - started
+    rng = np.random.default_rng(7)
+    fetch_ms, filter_ms = [], []
+    for _ in range(n_queries):
+        picks = rng.integers(0, len(rows), size=100)  # a query's candidate rows
+        t = time.perf_counter()
+        [rows[int(r)] for r in picks]
+        fetch_ms.append((time.perf_counter() - t) * 1000)
+    source_ids = [rows[int(r)].source_id for r in rng.integers(0, len(rows), size=50)]
+    for _ in range(20):
+        t = time.perf_counter()
+        store.rows_of_sources(source_ids)
+        filter_ms.append((time.perf_counter() - t) * 1000)
+    print(
+        json.dumps(
+            {
+                "rows": len(rows),
+                "file_mb": Path(path).stat().st_size / 2**20,
+                "write_s": write_s,
+                "open_s": open_s,
+                "fetch_100_rows_p95_ms": float(np.percentile(fetch_ms, 95)),
+                "filter_50_sources_p95_ms": float(np.percentile(filter_ms, 95)),
+                "rss_growth_after_reads_mb": _current_rss_mb() - rss_before,
+            }
+        )
+    )
+
+
+def run_store_scale(n: int, n_queries: int) -> dict:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        code = "import sys; from eval.bench_scale import _store_child; _store_child(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3])"
+        cmd = [sys.executable, "-c", code, str(n), str(n_queries), str(Path(tmp) / "store.sqlite")]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=7200)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def run_lexical_scale(n: int, n_queries: int) -> dict:
     code = "import sys; from eval.bench_scale import _lexical_child; _lexical_child(int(sys.argv[1]), int(sys.argv[2]))"
     cmd = [sys.executable, "-c", code, str(n), str(n_queries)]
@@ -176,6 +249,8 @@ def _cmd(args) -> int:
         result = run_scale_bench(args.n, args.queries)
     if args.part in ("all", "bm25"):
         result["bm25"] = run_lexical_scale(args.n, args.queries)
+    if args.part in ("all", "store"):
+        result["store"] = run_store_scale(args.n, args.queries)
     text = json.dumps(result, indent=2)
     if args.json:
         Path(args.json).write_text(text + "\n", encoding="utf-8")
@@ -187,6 +262,6 @@ def register_bench(bench_sub) -> None:
     p = bench_sub.add_parser("scale", help="flat vs approximate FAISS, and BM25, up to 1M passages")
     p.add_argument("--n", type=int, default=1_000_000)
     p.add_argument("--queries", type=int, default=200)
-    p.add_argument("--part", choices=["all", "dense", "bm25"], default="all")
+    p.add_argument("--part", choices=["all", "dense", "bm25", "store"], default="all")
     p.add_argument("--json", metavar="OUT")
     p.set_defaults(func=_cmd)

@@ -22,3 +22,16 @@ def test_synthetic_vectors_are_unit_length_and_the_same_on_every_call():
     np.testing.assert_array_equal(first, again)
     np.testing.assert_allclose(np.linalg.norm(first, axis=1), 1.0, rtol=1e-5)
     assert not np.array_equal(first, make_chunk(520, 20, centers))
+
+
+def test_bm25_and_store_scale_runs_on_a_small_n():
+    from conftest import shared_path
+
+    shared_path("bench", "bioasq")
+    from eval.bench_scale import run_lexical_scale, run_store_scale
+
+    lexical = run_lexical_scale(30_000, 5)  # more rows than BioASQ has: repeats kick in
+    assert lexical["rows"] == 30_000 and lexical["postings"] > 30_000
+    assert lexical["query_p95_ms"] >= lexical["query_p50_ms"] > 0
+    store = run_store_scale(300, 5)
+    assert store["rows"] == 300 and store["fetch_100_rows_p95_ms"] > 0
