@@ -42,7 +42,7 @@ def ama_reference(source: Source) -> str:
     if source.authors:
         parts.append(ama_authors(source.authors) + ".")
     title = source.title.rstrip(".") if source.title else ""
-    parts.append(f"{title}." if title else f"[Untitled; {source.source_id}].")
+    parts.append(f"{title}." if title else f"[title not in the library; {source.source_id}].")
     if source.journal:
         parts.append(f"{source.journal}.")
     issue = f"({source.issue})" if source.issue else ""

@@ -14,8 +14,34 @@ _NO_BREAK_AFTER = re.compile(
 )
 
 
+# Markup kept verbatim in some PubMed abstracts: a line break ends a sentence, and a bold
+# section label ("<b>METHODS</b>: ") is not part of the sentence that follows it.
+_LINE_BREAK = re.compile(r"(?:<br\s*/?>\s*)+", re.IGNORECASE)
+_LABEL = re.compile(r"<b>[^<>]{1,40}</b>\s*:?\s*", re.IGNORECASE)
+
+
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """[(start, end)] of sentences in `text`, whitespace trimmed; never cuts mid-sentence."""
+    """[(start, end)] of sentences in `text`, whitespace trimmed; never cuts mid-sentence.
+    Line-break markup separates sentences and belongs to none."""
+    spans, start = [], 0
+    for match in _LINE_BREAK.finditer(text):
+        spans.extend(_prose_spans(text, start, match.start()))
+        start = match.end()
+    spans.extend(_prose_spans(text, start, len(text)))
+    return spans
+
+
+def _prose_spans(text: str, begin: int, stop: int) -> list[tuple[int, int]]:
+    out = []
+    for s, e in _sentences(text[begin:stop]):
+        label = _LABEL.match(text, begin + s, begin + e)
+        s = label.end() - begin if label else s
+        if s < e:
+            out.append((begin + s, begin + e))
+    return out
+
+
+def _sentences(text: str) -> list[tuple[int, int]]:
     spans, start = [], 0
     for match in _BOUNDARY.finditer(text):
         stop = match.start() + 1

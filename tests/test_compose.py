@@ -42,6 +42,20 @@ def test_sentence_spans_keep_abbreviations_and_decimals_whole():
     ]
 
 
+def test_line_break_markup_ends_a_sentence_and_section_labels_are_left_out():
+    text = (
+        "Tisagenlecleucel showed efficacy in a phase 2a study.<br><b>METHODS</b>: We enrolled "
+        "93 adults.<BR/> Responses were durable.<br>"
+    )
+    spans = sentence_spans(text)
+    assert [text[s:e] for s, e in spans] == [
+        "Tisagenlecleucel showed efficacy in a phase 2a study.",
+        "We enrolled 93 adults.",
+        "Responses were durable.",
+    ]
+    assert all("<" not in text[s:e] for s, e in spans)
+
+
 def test_term_overlap_is_idf_weighted():
     idf = {"blinatumomab": 5.0, "relaps": 1.0}
     terms = {"blinatumomab", "relaps"}
@@ -113,6 +127,13 @@ def test_ama_reference_of_the_review():
 def test_pubmed_only_reference_links_pubmed():
     src = Source("pmid:123", title="A trial.", pmid="123")
     assert ama_reference(src) == "A trial. PMID: 123. https://pubmed.ncbi.nlm.nih.gov/123/"
+
+
+def test_a_source_without_a_title_says_so_and_keeps_its_id():
+    src = Source("pmid:9", pmid="9")
+    assert ama_reference(src) == (
+        "[title not in the library; pmid:9]. PMID: 9. https://pubmed.ncbi.nlm.nih.gov/9/"
+    )
 
 
 def test_answer_exports_and_json_contract():
