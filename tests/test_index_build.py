@@ -209,6 +209,25 @@ def test_an_approximate_live_index_reuses_cached_vectors_not_lossy_codes(tmp_pat
     assert not np.array_equal(reused, loaded.faiss_index.reconstruct_n(0, 205)[rows])
 
 
+def test_growing_past_the_threshold_turns_a_flat_index_approximate(tmp_path, settings_for):
+    from dataclasses import replace
+
+    base = settings_for()
+    settings = replace(base, index=replace(base.index, approx_from=150))
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    _passages(lib / "many.jsonl", 120)
+    ingest_paths([lib], settings)
+    flat = _vectors_by_chunk(settings)
+    _passages(lib / "more.jsonl", 40, offset=120)
+    assert ingest_paths([lib], settings).embedded_chunks == 40
+    manifest = read_manifest(layout.current_build(settings.index_dir) / "manifest.json")
+    assert manifest["faiss"] == {"type": "ivf-sq8"} and manifest["counts"]["chunks"] == 160
+    approx = _vectors_by_chunk(settings)
+    assert flat.keys() <= approx.keys() and len(approx) == 160
+    assert min(float(flat[c] @ approx[c]) for c in flat) > 0.99  # 8-bit codes of the same rows
+
+
 def test_damaged_row_terms_stop_an_add_and_keep_the_live_build(tmp_path, settings_for):
     settings = settings_for()
     lib = _library(tmp_path / "lib")
