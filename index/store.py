@@ -9,6 +9,7 @@ import shutil
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import fields
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -58,7 +59,7 @@ def write_store(
     The file is new and unpublished until the build directory is switched in, so SQLite's
     journal is off; the file is fsynced once at the end instead.
     """
-    if copy_from and _holds_exactly(*copy_from):
+    if copy_from and _keeps_every_source(*copy_from):
         shutil.copyfile(copy_from[0], path)
         db = sqlite3.connect(str(path))
         _unjournaled(db)
@@ -112,14 +113,14 @@ def _unjournaled(db: sqlite3.Connection) -> None:
     db.execute("PRAGMA synchronous=OFF")
 
 
-def _holds_exactly(live: Path, source_ids: list[str]) -> bool:
-    """Whether the live store's sources are exactly `source_ids` (a subset of them)."""
-    db = _read_only(live)
-    try:
-        count = db.execute("SELECT COUNT(*) FROM sources").fetchone()[0]
-    finally:
-        db.close()
-    return count == len(set(source_ids))
+def _holds_exactly(db: sqlite3.Connection, source_ids: list[str]) -> bool:
+    """Whether the store's sources are exactly `source_ids` (a subset of them)."""
+    return db.execute("SELECT COUNT(*) FROM sources").fetchone()[0] == len(set(source_ids))
+
+
+def _keeps_every_source(live: Path, source_ids: list[str]) -> bool:
+    with _read_only(live) as db:
+        return _holds_exactly(db, source_ids)
 
 
 def _keep_table(db: sqlite3.Connection, source_ids: list[str]) -> None:
@@ -148,55 +149,48 @@ def _copy_sources(db: sqlite3.Connection, live: Path, source_ids: list[str]) -> 
     return copied
 
 
-def _read_only(path: Path) -> sqlite3.Connection:
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+@contextmanager
+def _read_only(path: Path) -> Iterator[sqlite3.Connection]:
+    """A read-only connection to a store file, closed on exit."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        yield db
+    finally:
+        db.close()
 
 
 def read_reused_rows(path: Path, source_ids: list[str]) -> list[int]:
     """Live rows of those sources' chunks in row order: the rows `copy_from` will copy, so
     their vectors and BM25 terms can be taken from the live build's rows."""
-    if _holds_exactly(path, source_ids):  # a paper added: every live row is kept
-        db = _read_only(path)
-        try:
+    with _read_only(path) as db:
+        if _holds_exactly(db, source_ids):  # a paper added: every live row is kept
             return list(range(db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]))
-        finally:
-            db.close()
-    db = _read_only(path)
-    try:
         _keep_table(db, source_ids)
         rows = db.execute(
             "SELECT row FROM chunks WHERE source_id IN (SELECT id FROM keep) ORDER BY row"
         ).fetchall()
-    finally:
-        db.close()
     return [row for (row,) in rows]
 
 
 def read_chunk_texts(path: Path, rows: list[int]) -> list[str]:
     """Texts of those live chunk rows, in the order given."""
-    db = _read_only(path)
-    try:
+    with _read_only(path) as db:
         db.execute("CREATE TEMP TABLE want (pos INTEGER PRIMARY KEY, row INTEGER)")
         db.executemany("INSERT INTO want VALUES (?, ?)", enumerate(rows))
         found = db.execute(
             "SELECT chunks.text FROM want JOIN chunks ON chunks.row = want.row ORDER BY want.pos"
         ).fetchall()
-    finally:
-        db.close()
     return [text for (text,) in found]
 
 
 def read_rows_of(path: Path, chunk_ids: list[str]) -> dict[str, int]:
     """Live row of each of those chunk ids that the live build holds."""
-    db = _read_only(path)
-    try:
+    with _read_only(path) as db:
         db.execute("CREATE TEMP TABLE want_ids (id TEXT PRIMARY KEY)")
         db.executemany("INSERT OR IGNORE INTO want_ids VALUES (?)", [(c,) for c in chunk_ids])
         found = db.execute(
             "SELECT chunk_id, row FROM chunks WHERE chunk_id IN (SELECT id FROM want_ids)"
         ).fetchall()
-    finally:
-        db.close()
     return dict(found)
 
 
