@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -24,6 +22,7 @@ import numpy as np
 
 from eval.bioasq_data import golden_files, load_bioasq
 from eval.metrics import ndcg_at_k
+from eval.shared import run_in_child
 
 VARIANTS = ("baseline", "bala")
 
@@ -59,13 +58,8 @@ def _measure(
 ) -> tuple[dict, np.ndarray]:
     texts_path, out_path = workdir / "texts.json", workdir / f"{variant}.npy"
     texts_path.write_text(json.dumps(texts), encoding="utf-8")
-    code = (
-        "import sys; from eval.bench_ingest import _child; "
-        "_child(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4])"
-    )
-    cmd = [sys.executable, "-c", code, variant, str(texts_path), str(out_path), backend]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=3600)
-    stats = json.loads(done.stdout.strip().splitlines()[-1])
+    args = (variant, str(texts_path), str(out_path), backend)
+    stats = run_in_child("eval.bench_ingest", "_child", *args, timeout=3600)
     stats["passages_per_s"] = len(texts) / stats["seconds"]
     return stats, np.load(out_path)
 

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import json
 import resource
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from eval.shared import run_in_child
 
 DIM, CENTERS, CHUNK, NOISE = 384, 4000, 100_000, 0.6
 
@@ -95,10 +95,7 @@ def exact_top10(n: int, n_queries: int) -> np.ndarray:
 
 def _run_child(kind: str, n: int, n_queries: int, workdir: Path) -> tuple[dict, np.ndarray]:
     out = workdir / f"{kind}.npy"
-    code = "import sys; from eval.bench_scale import _child; _child(*sys.argv[1:2], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])"
-    cmd = [sys.executable, "-c", code, kind, str(n), str(n_queries), str(out)]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=7200)
-    return json.loads(done.stdout.strip().splitlines()[-1]), np.load(out)
+    return run_in_child("eval.bench_scale", "_child", kind, n, n_queries, str(out)), np.load(out)
 
 
 def _lexical_child(n: int, n_queries: int) -> None:
@@ -211,17 +208,12 @@ def run_store_scale(n: int, n_queries: int) -> dict:
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        code = "import sys; from eval.bench_scale import _store_child; _store_child(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3])"
-        cmd = [sys.executable, "-c", code, str(n), str(n_queries), str(Path(tmp) / "store.sqlite")]
-        done = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=7200)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+        path = str(Path(tmp) / "store.sqlite")
+        return run_in_child("eval.bench_scale", "_store_child", n, n_queries, path)
 
 
 def run_lexical_scale(n: int, n_queries: int) -> dict:
-    code = "import sys; from eval.bench_scale import _lexical_child; _lexical_child(int(sys.argv[1]), int(sys.argv[2]))"
-    cmd = [sys.executable, "-c", code, str(n), str(n_queries)]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=7200)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_in_child("eval.bench_scale", "_lexical_child", n, n_queries)
 
 
 def run_scale_bench(n: int = 1_000_000, n_queries: int = 200, kinds=("flat", "ivf-sq8")) -> dict:

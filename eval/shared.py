@@ -1,11 +1,26 @@
-"""Where the shared data folder lies: `$BALA_SHARED`, else `shared` beside the repository."""
+"""Helpers the benchmarks share: where the shared data folder lies, and child processes."""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 
 def shared_folder() -> Path:
+    """`$BALA_SHARED`, else `shared` beside the repository."""
     env = os.environ.get("BALA_SHARED")
     return Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared"
+
+
+def run_in_child(module: str, function: str, *args, timeout: float = 7200) -> dict:
+    """`module.function(*args)` in a fresh interpreter, so its peak memory is its own; the
+    arguments travel as JSON, and the child's last printed line is its JSON result."""
+    code = (
+        f"import json, sys; from {module} import {function}; {function}(*json.loads(sys.argv[1]))"
+    )
+    cmd = [sys.executable, "-c", code, json.dumps(args)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=timeout)
+    return json.loads(done.stdout.strip().splitlines()[-1])

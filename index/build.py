@@ -254,8 +254,9 @@ def _row_terms(reused_rows: list[int], chunks: list[Chunk], live: _Live) -> RowT
 
 
 def _reused_vectors(live: _Live, rows: list[int], settings: Settings, cache) -> np.ndarray:
-    """Vectors of reused live rows: read back from a flat live index (exact), else from the
-    embedding cache (an approximate index stores lossy codes)."""
+    """Vectors of reused live rows, for a new index of another type: read back from a flat
+    live index (exact), else from the embedding cache (an approximate index stores lossy
+    codes)."""
     if live.manifest.get("faiss", {}).get("type") == "flat":
         index = dense.load_faiss(live.build / "dense.faiss")
         return index.reconstruct_n(0, index.ntotal)[rows]
@@ -268,11 +269,10 @@ def _embed(texts, settings: Settings, cache, progress: bool) -> tuple[np.ndarray
     return embed_cached(texts, key, cache, lambda: load_embedder(settings.index), progress)
 
 
-def _dense_index(live, reused_rows, chunks, settings, index_dir, progress):
+def _dense_index(live, rows, chunks, settings, index_dir, progress):
     """The new build's FAISS index (reused rows first, in their old order), its type, and
     how many chunks were embedded. A flat live index stays flat: its file is loaded, the
     rows of dropped sources removed (order kept) and the new vectors appended."""
-    rows = reused_rows
     index_type = dense.choose_index_type(len(rows) + len(chunks), settings.index.approx_from)
     cache = EmbeddingCache(layout.cache_path(index_dir))
     try:

@@ -38,24 +38,26 @@ class ArrayBM25(bm25s.BM25):
     build is reproducible. `index_rows` indexes a `RowTerms` without any strings.
     """
 
+    def __init__(self, **params):
+        super().__init__(**params)
+        if self.method != "lucene" or self.idf_method != "lucene":
+            raise ValueError("ArrayBM25 computes Lucene BM25 only")
+
     def index_rows(self, rows: RowTerms) -> None:
         self.index(SimpleNamespace(ids=rows, vocab=rows.vocab), show_progress=False)
 
     def build_index_from_tokens(self, corpus_tokens, show_progress=True, leave_progress=False):
         rows = RowTerms.from_tokens(list(corpus_tokens))
-        return self.build_index_from_ids(list(range(len(rows.terms))), rows), rows.vocab
+        return self._lucene_scores(rows.ids, rows.lengths, len(rows.terms)), rows.vocab
 
     def build_index_from_ids(
         self, unique_token_ids, corpus_token_ids, show_progress=True, leave_progress=False
     ):
-        if not isinstance(corpus_token_ids, RowTerms):
+        if not isinstance(corpus_token_ids, RowTerms):  # lists of ids: bm25s's own loop
             return super().build_index_from_ids(
                 unique_token_ids, corpus_token_ids, show_progress, leave_progress
             )
         rows = corpus_token_ids
-        if self.method != "lucene" or self.idf_method != "lucene":
-            as_lists = [rows.ids[a:z].tolist() for a, z in zip(rows.offsets, rows.offsets[1:])]
-            return super().build_index_from_ids(unique_token_ids, as_lists, show_progress)
         return self._lucene_scores(rows.ids, rows.lengths, len(unique_token_ids))
 
     def _lucene_scores(self, token_ids: np.ndarray, lengths: np.ndarray, n_vocab: int) -> dict:

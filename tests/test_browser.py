@@ -198,9 +198,12 @@ def test_document_markup_is_shown_as_text(hostile_page, tmp_path):
     answer = hostile_page.get_by_test_id("stChatMessage").nth(1)
     answer.locator("blockquote").first.wait_for(state="visible")
     hostile_page.get_by_text("Passage around quote 1").first.click()
-    hostile_page.get_by_test_id("stExpanderDetails").first.wait_for(state="visible")
+    details = hostile_page.get_by_test_id("stExpanderDetails").first
+    details.wait_for(state="visible")
+    # the expander can be visible a moment before its passage is rendered into it
+    details.get_by_text("per vial in the survey", exact=False).first.wait_for(state="visible")
     quote = answer.locator("blockquote").first.inner_text().replace(WORD_JOINER, "")
-    passage = hostile_page.get_by_test_id("stExpanderDetails").first.inner_text()
+    passage = details.inner_text()
     assert HOSTILE in quote and HOSTILE in passage.replace(WORD_JOINER, "")
     for selector in ('img[src*="example.invalid"]', 'a[href*="example.invalid"]'):
         assert hostile_page.locator(selector).count() == 0, selector

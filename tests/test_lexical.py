@@ -66,6 +66,11 @@ def test_array_build_equals_bm25s_on_random_corpora(corpus, k1, b):
         assert mine[key] == pytest.approx(value, rel=1e-6, abs=1e-7)
 
 
+def test_array_build_refuses_other_bm25_variants():
+    with pytest.raises(ValueError, match="Lucene"):
+        ArrayBM25(method="bm25+")
+
+
 def test_vocabulary_is_numbered_in_first_seen_order():
     index = Bm25Index.from_tokens([["relaps", "cd19"], ["cd22", "relaps"]])
     assert [t for t, _ in sorted(index.vocab.items(), key=lambda kv: kv[1])][:3] == [
