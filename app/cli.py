@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from ingest.settings import load_settings
+from core.settings import load_settings
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 
@@ -48,7 +48,7 @@ def cmd_status(args) -> int:
 
 
 def cmd_ask(args) -> int:
-    from app.answer import answer_question
+    from app.engine.answer import answer_question
     from app.reporting import format_answer
     from index.retrieve import Filters
 
@@ -75,7 +75,7 @@ def cmd_serve(args) -> int:
 
 def engine_functions(settings):
     """The answer engine as the plain functions eval/ takes."""
-    from app.answer import get_engine
+    from app.engine.answer import get_engine
     from eval.cli import EngineFunctions
 
     engine = get_engine(settings)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ingest.types import IngestReport
+from core.types import IngestReport
 
 
 def format_ingest_report(report: IngestReport, index_dir: Path) -> str:
@@ -53,7 +53,7 @@ def format_status(status: dict) -> str:
 
 def format_answer(answer) -> str:
     """Numbered quotes with [n], then AMA references; or the abstention and closest sources."""
-    from app.citations import ama_reference
+    from app.engine.citations import ama_reference
 
     if answer.abstained:
         lines = [f"{answer.message}.", ""]

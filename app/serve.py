@@ -9,7 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
-from ingest.settings import Settings
+from core.settings import Settings
 
 APP_SCRIPT = Path(__file__).with_name("streamlit_app.py")
 

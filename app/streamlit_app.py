@@ -13,9 +13,9 @@ import uuid
 
 import streamlit as st
 
-from app.answer import Engine
-from app.answer_types import ABSTAIN_MESSAGE, Answer, CitedSource
-from app.citations import ama_authors, answer_bibtex, answer_markdown
+from app.engine.answer import Engine
+from app.engine.answer_types import ABSTAIN_MESSAGE, Answer, CitedSource
+from app.engine.citations import ama_authors, answer_bibtex, answer_markdown
 from app.feedback import record_feedback
 from app.ui_text import (
     Context,
@@ -25,10 +25,10 @@ from app.ui_text import (
     highlighted_markdown,
     pubmed_url,
 )
+from core.settings import Settings, load_settings
 from index.layout import IndexMissingError, current_build, feedback_path
 from index.manifest import IndexMismatchError
 from index.retrieve import Filters
-from ingest.settings import Settings, load_settings
 
 EXAMPLES = (
     "What happens after relapse following CD19 CAR T cells?",

@@ -15,14 +15,14 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from core.settings import Settings, load_settings
+from core.types import make_chunk
 from eval.bioasq_data import doc_qrels, load_bioasq, subset, to_doc_run
 from eval.metrics import mrr_at_k, ndcg_at_k, percentiles, recall_at_k
 from index.dense import build_faiss
 from index.embed import EmbeddingCache, embed_cached, load_embedder, model_key
 from index.lexical import Bm25Index
 from index.retrieve import search
-from ingest.settings import Settings, load_settings
-from ingest.types import make_chunk
 
 RETRIEVERS = ("bm25", "dense", "hybrid")
 DEFAULT_CACHE = Path.home() / ".cache" / "bala" / "bench-embeddings.sqlite"

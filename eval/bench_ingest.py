@@ -40,8 +40,8 @@ def _child(variant: str, texts_path: str, out_path: str, backend: str) -> None:
         started = time.perf_counter()
         vectors = model.encode(texts, batch_size=128, normalize_embeddings=True)
     else:
+        from core.settings import IndexSettings
         from index.embed import load_embedder
-        from ingest.settings import IndexSettings
 
         embedder = load_embedder(IndexSettings(backend=backend))
         embedder.encode(texts[:8])
@@ -119,9 +119,9 @@ def index_records(corpus: dict, n: int) -> list[dict]:
 
 def incremental_cost(backend: str, passages: int = INDEX_PASSAGES) -> dict:
     """Seconds to add one 10-page document to a BioASQ index, and to re-ingest unchanged."""
+    from core.settings import load_settings
     from index.build import ingest_paths
     from index.embed import load_embedder
-    from ingest.settings import load_settings
 
     files = golden_files()
     corpus, _, _ = load_bioasq(files, files)
@@ -211,7 +211,7 @@ def run_ingest_bench(
     index_passages: int = INDEX_PASSAGES,
     throughput=True,
 ) -> dict:
-    from ingest.settings import load_settings
+    from core.settings import load_settings
 
     backend = backend or load_settings().index.backend
     result = {}

@@ -155,11 +155,11 @@ def _current_rss_mb() -> float:
 def _store_child(n: int, n_queries: int, path: str) -> None:
     """Write a store of n one-chunk passages (BioASQ texts repeated), then open it and time
     what answering does with it: fetching hit rows, filtering rows by source."""
+    from core.types import Document, PageSpan, Source
     from eval.bench_ingest import index_records
     from eval.bioasq_data import golden_files, load_bioasq
     from index.store import Store, write_store
     from ingest.chunking import chunk_document
-    from ingest.types import Document, PageSpan, Source
 
     corpus, _, _ = load_bioasq(golden_files(), golden_files())
     started = time.perf_counter()
@@ -219,8 +219,8 @@ def run_lexical_scale(n: int, n_queries: int) -> dict:
 def run_scale_bench(n: int = 1_000_000, n_queries: int = 200, kinds=("flat", "ivf-sq8")) -> dict:
     import tempfile
 
+    from core.settings import IndexSettings
     from index.dense import choose_index_type
-    from ingest.settings import IndexSettings
 
     exact = exact_top10(n, n_queries)
     result = {"n": n, "dim": DIM, "queries": n_queries, "indexes": {}}

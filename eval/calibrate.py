@@ -4,7 +4,7 @@ bala answers only when its best evidence clears two bars (settings `min_cosine`,
 `min_overlap`): the cosine between the question and the best retrieved passage, and the
 IDF-weighted share of the question's content terms that the best sentence contains. A
 question naming a drug, antigen or gene that no retrieved passage mentions abstains whatever
-the bars (app/coverage.py).
+the bars (app/engine/coverage.py).
 
 Labelled questions come from two places:
 - the curated set (`answerable` as curated; eval/curated.jsonl);

@@ -33,9 +33,9 @@ def _write_json(data: dict, out: str | None) -> None:
 
 
 def _cmd_eval(args, engine_for) -> int:
+    from core.settings import load_settings
     from eval.curated import DEFAULT_SET, load_eval_set, run_eval
     from eval.report import write_report
-    from ingest.settings import load_settings
 
     fns = engine_for(load_settings(args.index))
     path = Path(args.set or DEFAULT_SET)
@@ -56,8 +56,8 @@ def _cmd_eval(args, engine_for) -> int:
 
 
 def _cmd_latency(args, engine_for) -> int:
+    from core.settings import load_settings
     from eval.bench_latency import run_latency_bench
-    from ingest.settings import load_settings
 
     settings = load_settings(args.index)
     fns = engine_for(settings)
@@ -69,9 +69,9 @@ def _cmd_latency(args, engine_for) -> int:
 
 
 def _cmd_abstention(args, engine_for) -> int:
+    from core.settings import load_settings
     from eval.bioasq_data import golden_files
     from eval.calibrate import run_calibration
-    from ingest.settings import load_settings
 
     fns = engine_for(load_settings(args.index))
     files = [Path(p) for p in args.bioasq] if args.bioasq else golden_files()

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.settings import Settings
+from core.types import Chunk, Document, IngestReport
 from index import dense, layout
 from index.embed import EmbeddingCache, embed_cached, load_embedder, model_key
 from index.inputs import discover, file_sha256
@@ -26,8 +28,6 @@ from index.store import Store, read_chunk_texts, read_reused_rows, read_rows_of,
 from ingest.chunking import chunk_document, chunker_params
 from ingest.errors import IngestError
 from ingest.loaders import load_file
-from ingest.settings import Settings
-from ingest.types import Chunk, Document, IngestReport
 
 CRASH_ENV = "BALA_TEST_CRASH_AT"  # test hook: exit abruptly at a named stage
 

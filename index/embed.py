@@ -11,8 +11,8 @@ from typing import Protocol
 
 import numpy as np
 
-from ingest.settings import IndexSettings
-from ingest.types import sha256_text
+from core.settings import IndexSettings
+from core.types import sha256_text
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

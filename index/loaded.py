@@ -7,11 +7,11 @@ from pathlib import Path
 
 import faiss
 
+from core.settings import Settings
 from index import dense, layout
 from index.lexical import Bm25Index
 from index.manifest import check_compatible, check_counts, read_manifest
 from index.store import Store
-from ingest.settings import Settings
 
 
 @dataclass

@@ -25,12 +25,12 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from core.settings import RetrieveSettings
+from core.types import Chunk
 from index.dense import search_faiss
 from index.lexical import top_k
 from index.loaded import LoadedIndex
 from index.normalize import normalize_query
-from ingest.settings import RetrieveSettings
-from ingest.types import Chunk
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.types import Chunk, Document, PageSpan, Source
+from core.types import Chunk, Document, PageSpan, Source
 
 SCHEMA = """
 CREATE TABLE sources (source_id TEXT PRIMARY KEY, meta TEXT NOT NULL);

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from ingest.types import Chunk, Document, make_chunk
+from core.types import Chunk, Document, make_chunk
 
 CHUNKER_NAME = "recursive-sentence"
 CHUNKER_VERSION = 1

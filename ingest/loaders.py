@@ -11,10 +11,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.settings import IngestSettings
+from core.types import Document, PageSpan, Source
 from ingest.errors import IngestError
 from ingest.metadata import doi_from_first_page, read_sidecar, source_from_meta
-from ingest.settings import IngestSettings
-from ingest.types import Document, PageSpan, Source
 
 PDF_EXT = {".pdf"}
 TEXT_EXT = {".txt", ".md", ".markdown"}

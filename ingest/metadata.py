@@ -6,8 +6,8 @@ import json
 import re
 from pathlib import Path
 
+from core.types import Source, sha256_text
 from ingest.errors import IngestError
-from ingest.types import Source, sha256_text
 
 DOI_RE = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>]+)", re.IGNORECASE)
 

@@ -3,6 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# shellcheck disable=SC1091
+source "${BALA_VENV:-.venv}/bin/activate"
 export HF_HUB_OFFLINE=1
 export BALA_INDEX=${BALA_INDEX:-$HOME/.local/share/bala/index}
 SHARED=${BALA_SHARED:-../shared}

@@ -25,7 +25,7 @@ def shared_path(*parts: str) -> Path:
 @pytest.fixture
 def settings_for(tmp_path):
     """settings_for(name) -> Settings whose index lives in a fresh tmp folder."""
-    from ingest.settings import load_settings
+    from core.settings import load_settings
 
     def make(name: str = "index"):
         return load_settings(tmp_path / name)
@@ -36,8 +36,8 @@ def settings_for(tmp_path):
 @pytest.fixture(scope="session")
 def demo_index(tmp_path_factory):
     """The demo library (review + PubMed passages) ingested once per test session."""
+    from core.settings import load_settings
     from index.build import ingest_paths
-    from ingest.settings import load_settings
 
     corpus = shared_path("corpus")
     settings = load_settings(tmp_path_factory.mktemp("demo") / "index")

@@ -11,7 +11,7 @@ import pytest
 from conftest import shared_path
 from contract import assert_answer_contract
 
-from app.answer import get_engine
+from app.engine.answer import get_engine
 from index.loaded import index_status, open_index
 
 QUESTIONS = [

@@ -70,8 +70,8 @@ def run_app(monkeypatch, index_dir: Path, question: str | None = None):
 @pytest.fixture(scope="module")
 def hostile_index(tmp_path_factory):
     """A tiny index whose one text file holds HTML, a Markdown image and dollar signs."""
+    from core.settings import load_settings
     from index.build import ingest_paths
-    from ingest.settings import load_settings
 
     root = tmp_path_factory.mktemp("hostile")
     (root / "docs").mkdir()
@@ -228,7 +228,7 @@ def test_source_type_filter_reaches_the_engine(demo_index, monkeypatch):
 
 
 def test_engine_failure_is_a_short_message(demo_index, monkeypatch, capsys):
-    from app.answer import Engine
+    from app.engine.answer import Engine
 
     def boom(self, question, k=None, filters=None):
         raise RuntimeError("secret internal detail")

@@ -107,8 +107,8 @@ def server(demo_index, tmp_path_factory):
 def hostile_server(tmp_path_factory):
     """A server on a one-file index whose text holds HTML, a Markdown image and dollars."""
     _require_browser()
+    from core.settings import load_settings
     from index.build import ingest_paths
-    from ingest.settings import load_settings
 
     root = tmp_path_factory.mktemp("hostile")
     (root / "docs").mkdir()

@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core.types import Document, Source
 from ingest.chunking import chunk_document, split_spans
 from ingest.loaders import join_pages
-from ingest.types import Document, Source
 
 SENTENCES = [
     "Relapse after CD19 CAR T cells is common.",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from contract import assert_answer_contract
 
-from app.answer_types import Answer, CitedSource, Quote
-from app.citations import ama_author, ama_reference, answer_bibtex, answer_markdown
-from app.compose import (
+from app.engine.answer_types import Answer, CitedSource, Quote
+from app.engine.citations import ama_author, ama_reference, answer_bibtex, answer_markdown
+from app.engine.compose import (
     Candidate,
     Scored,
     merge_runs,
@@ -18,8 +18,8 @@ from app.compose import (
     should_abstain,
     term_overlap,
 )
-from app.sentences import sentence_spans
-from ingest.types import Source
+from app.engine.sentences import sentence_spans
+from core.types import Source
 
 
 def _cand(source, start, end, text=None, rank=1):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.coverage import missing_terms, named_terms
+from app.engine.coverage import missing_terms, named_terms
 
 
 def _labels(question):

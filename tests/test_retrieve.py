@@ -12,11 +12,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from core.settings import RetrieveSettings
+from core.types import Source, make_chunk
 from index.dense import build_faiss
 from index.lexical import Bm25Index
 from index.retrieve import Filters, convex_fuse, feedback_vector, hybrid_search, rrf_fuse
-from ingest.settings import RetrieveSettings
-from ingest.types import Source, make_chunk
 
 TEXTS = [
     "Blinatumomab induces remission in relapsed ALL.",  # 0

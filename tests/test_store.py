@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from core.types import Document, PageSpan, Source
 from index.store import ChunkRows, Store, write_store
 from ingest.chunking import chunk_document
-from ingest.types import Document, PageSpan, Source
 
 TEXTS = {
     "pmid:1": "CD19-negative relapse followed tisagenlecleucel. Antigen loss was confirmed.",

@@ -8,8 +8,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from app.answer_types import ABSTAIN_MESSAGE, Answer, CitedSource, Quote
-from app.compose import (
+from app.engine.answer_types import ABSTAIN_MESSAGE, Answer, CitedSource, Quote
+from app.engine.compose import (
     Scored,
     candidates_from_hits,
     merge_runs,
@@ -19,12 +19,12 @@ from app.compose import (
     select_quotes,
     should_abstain,
 )
-from app.coverage import missing_terms, named_terms
+from app.engine.coverage import missing_terms, named_terms
+from core.settings import AnswerSettings, Settings
 from index.embed import Embedder, load_embedder
 from index.lexical import idf_table
 from index.loaded import LoadedIndex, open_index
 from index.retrieve import Filters, Hit, search
-from ingest.settings import AnswerSettings, Settings
 
 CLOSEST_SHOWN = 3
 

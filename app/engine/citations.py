@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from app.answer_types import Answer
-from ingest.types import Source
+from app.engine.answer_types import Answer
+from core.types import Source
 
 
 def ama_author(name: str) -> str:

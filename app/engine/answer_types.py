@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from ingest.types import Source
+from core.types import Source
 
 ABSTAIN_MESSAGE = "Insufficient evidence in the indexed library"
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.sentences import sentence_spans
+from app.engine.sentences import sentence_spans
 from index.lexical import tokenize
 from index.retrieve import Hit
 

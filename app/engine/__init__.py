@@ -1,0 +1,1 @@
+"""The answer engine: a pure core (retrieve, select quotes, verify, abstain) with no UI."""

@@ -1,0 +1,1 @@
+"""Floor 0: the plain types and settings every layer shares (imports nothing of ours)."""
