@@ -49,6 +49,38 @@ class PageSpan:
 
 
 @dataclass(frozen=True)
+class Reference:
+    """One numbered entry of a work's reference list: the printed text and the fields parsed
+    from it (empty where the entry does not print them)."""
+
+    n: int  # the printed number (1-based)
+    text: str  # the entry as printed
+    key: str = ""  # JATS <ref id="...">, when the source is JATS
+    title: str = ""
+    authors: tuple[str, ...] = ()
+    journal: str = ""
+    year: int | None = None
+    volume: str = ""
+    pages: str = ""
+    doi: str = ""
+    pmid: str = ""
+
+
+@dataclass(frozen=True)
+class Citation:
+    """An in-text citation: the sentence at [start, end) of the stored text cites `numbers`.
+
+    `marker_start`/`marker_end` locate the printed marks ("12,13", "[4-7]") in the stored text,
+    or are -1 where the marks are not part of it (JATS <xref> elements dropped from the text)."""
+
+    start: int
+    end: int
+    numbers: tuple[int, ...]
+    marker_start: int = -1
+    marker_end: int = -1
+
+
+@dataclass(frozen=True)
 class Document:
     """A source plus the text we store for it and, for paged sources, its page spans."""
 
@@ -57,6 +89,9 @@ class Document:
     page_spans: tuple[PageSpan, ...] = ()
     # Pre-cut passages [(start, end, section)] that must stay whole (JSONL records).
     fixed_spans: tuple[tuple[int, int, str], ...] = ()
+    # The work's own reference list and its in-text citations (reviews, JATS articles).
+    references: tuple[Reference, ...] = ()
+    citations: tuple[Citation, ...] = ()
 
     @property
     def source_id(self) -> str:
