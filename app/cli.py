@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -15,24 +16,42 @@ from core.settings import load_settings
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 
 
+def emit(text: str) -> None:
+    """Print to stdout; a reader that closed the pipe (`bala status | head`) ends the output
+    quietly, and the command keeps its own exit code."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        _silence_stdout()
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def _print_json(data, out: str | None = None) -> None:
     text = json.dumps(data, indent=2, ensure_ascii=False)
     if out:
         Path(out).write_text(text + "\n", encoding="utf-8")
     else:
-        print(text)
+        emit(text)
 
 
 def cmd_ingest(args) -> int:
-    from app.reporting import format_ingest_report
+    from app.reporting import format_ingest_report, ingested_anything
     from index.build import ingest_paths
 
     settings = load_settings(args.index)
     report = ingest_paths(
         [Path(p) for p in args.paths], settings, prune=args.prune, progress=sys.stderr.isatty()
     )
-    print(format_ingest_report(report, settings.index_dir))
-    return EXIT_PARTIAL if report.failed else EXIT_OK
+    emit(format_ingest_report(report, settings.index_dir))
+    if not ingested_anything(report):
+        return EXIT_ERROR
+    return EXIT_PARTIAL if report.failed or report.duplicates else EXIT_OK
 
 
 def cmd_status(args) -> int:
@@ -43,7 +62,7 @@ def cmd_status(args) -> int:
     if args.json:
         _print_json(status)
     else:
-        print(format_status(status))
+        emit(format_status(status))
     return EXIT_OK
 
 
@@ -52,6 +71,9 @@ def cmd_ask(args) -> int:
     from app.reporting import format_answer
     from index.retrieve import Filters
 
+    if not args.question.strip():
+        print("bala ask: the question is empty", file=sys.stderr)
+        return EXIT_USAGE
     settings = load_settings(args.index)
     filters = Filters(
         source_ids=frozenset(args.source) if args.source else None,
@@ -63,7 +85,7 @@ def cmd_ask(args) -> int:
     if args.json:
         _print_json(answer.to_json())
     else:
-        print(format_answer(answer))
+        emit(format_answer(answer))
     return EXIT_OK
 
 
@@ -153,7 +175,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bala: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
+        if args.command == "ingest":
+            print(
+                "\nbala ingest: interrupted; nothing was published and the previous build is "
+                "kept. Embeddings computed so far are cached: run the same command to resume.",
+                file=sys.stderr,
+            )
         return 130
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -7,12 +7,18 @@ from pathlib import Path
 from core.types import IngestReport
 
 
+def ingested_anything(report: IngestReport) -> bool:
+    """Whether the run indexed or kept any input (false: every path failed or was unusable)."""
+    return bool(report.ok or report.unchanged)
+
+
 def format_ingest_report(report: IngestReport, index_dir: Path) -> str:
     """One line per file that needs attention, then a summary line."""
     lines = [f"indexed  {path}" for path in report.ok]
     lines += [f"FAILED   {path}: {reason}" for path, reason in report.failed]
     lines += [f"skipped  {path}: {reason}" for path, reason in report.skipped]
     lines += [f"warning  {path}: {message}" for path, message in report.warnings]
+    lines += [f"DUPLICATE {path}: {message}" for path, message in report.duplicates]
     lines += [f"removed  {source_id} (file gone)" for source_id in report.removed]
     if report.unchanged:
         lines.append(f"unchanged {len(report.unchanged)} file(s)")
@@ -25,10 +31,13 @@ def format_ingest_report(report: IngestReport, index_dir: Path) -> str:
         lines.append(f"index unchanged (build {report.build_id})")
     else:
         lines.append(f"no index was built at {index_dir}: no file could be ingested")
-    if report.failed:
+    if report.failed or report.duplicates:
+        what = [f"{len(report.failed)} file(s) failed"] if report.failed else []
+        what += [f"{len(report.duplicates)} file(s) duplicate"] if report.duplicates else []
         lines.append(
-            f"{len(report.failed)} file(s) failed; every other file was indexed and the "
-            "previous contents are kept"
+            f"{'; '.join(what)}; every other file was indexed and the previous contents are kept"
+            if ingested_anything(report)
+            else f"{'; '.join(what)}; nothing was ingested and the previous contents are kept"
         )
     return "\n".join(lines)
 

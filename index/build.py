@@ -7,7 +7,6 @@ moment leaves the previous build intact and loadable.
 from __future__ import annotations
 
 import os
-import shutil
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -29,12 +28,11 @@ from ingest.chunking import chunk_document, chunker_params
 from ingest.errors import IngestError
 from ingest.loaders import load_file
 
-CRASH_ENV = "BALA_TEST_CRASH_AT"  # test hook: exit abruptly at a named stage
 
+def stage_reached(stage: str) -> None:
+    """Called at the named points of a build (after_embed, after_store, before_switch).
 
-def _maybe_crash(stage: str) -> None:
-    if os.environ.get(CRASH_ENV) == stage:
-        os._exit(137)
+    Does nothing; the crash tests replace it (monkeypatch) to kill a build at that point."""
 
 
 @dataclass
@@ -52,6 +50,7 @@ class _Live:
     build: Path | None = None
     manifest: dict = field(default_factory=dict)
     files: dict[str, tuple[str, list[str]]] = field(default_factory=dict)  # path -> sha, ids
+    duplicates: dict[str, list[str]] = field(default_factory=dict)  # path -> ids held elsewhere
 
     @property
     def store_path(self) -> Path | None:
@@ -68,12 +67,16 @@ def _previous(index_dir: Path) -> _Live:
         files = store.files()
     finally:
         store.close()
-    return _Live(build, read_manifest(build / "manifest.json"), files)
+    manifest = read_manifest(build / "manifest.json")
+    return _Live(build, manifest, files, dict(manifest.get("duplicates", {})))
 
 
-def _load_changed(paths, settings, live: _Live, report) -> _Plan:
-    """Parse new or changed files; keep the previous version of any file that now fails."""
-    plan = _Plan(files={path: (sha, None) for path, (sha, _) in live.files.items()})
+def _load_changed(paths, settings, live: _Live, report, plan: _Plan | None = None) -> _Plan:
+    """Parse new or changed files (all of `paths` when a plan is given: files read again);
+    keep the previous version of any file that now fails."""
+    forced = plan is not None
+    if plan is None:
+        plan = _Plan(files={path: (sha, None) for path, (sha, _) in live.files.items()})
     for path in paths:
         key = str(path)
         try:
@@ -81,9 +84,11 @@ def _load_changed(paths, settings, live: _Live, report) -> _Plan:
         except OSError as exc:
             report.failed.append((key, f"unreadable: {exc.strerror or exc}"))
             continue
-        if key in live.files and live.files[key][0] == sha:
+        if not forced and key in live.files and live.files[key][0] == sha:
             report.unchanged.append(key)
             continue
+        if key in report.unchanged:
+            report.unchanged.remove(key)
         try:
             result = load_file(path, sha, settings.ingest)
         except IngestError as exc:
@@ -126,33 +131,78 @@ def _read_all(plan: _Plan, live: _Live) -> None:
 
 @dataclass
 class _Contents:
-    """One source per id (the first file in path order wins): reused ids and new documents."""
+    """One source per id: reused ids, new documents, each file's kept ids and duplicates."""
 
     reused: list[str] = field(default_factory=list)
     documents: list[Document] = field(default_factory=list)
     files: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
+    duplicates: dict[str, list[str]] = field(default_factory=dict)  # file -> ids held elsewhere
+
+    def held(self) -> set[str]:
+        return {sid for _, ids in self.files.values() for sid in ids}
+
+
+def has_curated_metadata(path: str) -> bool:
+    """A file with a sidecar carries metadata a maintainer wrote (or exported) for it."""
+    file = Path(path)
+    return file.suffix.lower() not in (".jsonl", ".json") and file.with_suffix(".json").is_file()
+
+
+def _winners(candidates: dict[str, list[str]], live: _Live) -> dict[str, str]:
+    """The file that provides each source id: curated metadata first, then the file that
+    already provides it in the live build (first indexed), then path order."""
+    holder = {sid: key for key, (_, ids) in live.files.items() for sid in ids}
+    best: dict[str, tuple] = {}
+    for key, ids in candidates.items():
+        curated = has_curated_metadata(key)
+        for sid in ids:
+            rank = (not curated, holder.get(sid) != key, key)
+            if sid not in best or rank < best[sid]:
+                best[sid] = rank
+    return {sid: rank[2] for sid, rank in best.items()}
+
+
+def _report_duplicates(key: str, ids: list[str], winner: dict[str, str], report) -> None:
+    where = sorted({winner[s] for s in ids})
+    shown = ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
+    count = f"{len(ids)} sources" if len(ids) > 1 else "source"
+    report.duplicates.append(
+        (key, f"duplicate {count} {shown}: already provided by {', '.join(where)}; kept there")
+    )
 
 
 def _unique_contents(plan: _Plan, live: _Live, report: IngestReport) -> _Contents:
-    seen: dict[str, str] = {}
+    candidates = {key: _source_ids(plan.files[key], live, key) for key in plan.files}
+    winner = _winners(candidates, live)
     out = _Contents()
     for key in sorted(plan.files):
         sha, docs = plan.files[key]
-        kept = []
-        for source_id in _source_ids(plan.files[key], live, key):
-            if source_id in seen and seen[source_id] != key:
-                report.warnings.append(
-                    (key, f"{source_id} already indexed from {seen[source_id]}; skipped")
-                )
-                continue
-            seen[source_id] = key
-            kept.append(source_id)
+        kept = [sid for sid in dict.fromkeys(candidates[key]) if winner[sid] == key]
+        lost = [sid for sid in dict.fromkeys(candidates[key]) if winner[sid] != key]
+        if lost:
+            out.duplicates[key] = lost
+            if docs is not None or set(lost) != set(live.duplicates.get(key, ())):
+                # reported when the file is read or loses a source, not on every later run
+                _report_duplicates(key, lost, winner, report)
+        elif key in live.duplicates and docs is None:
+            out.duplicates[key] = live.duplicates[key]
         if docs is None:
             out.reused.extend(kept)
         else:
             out.documents.extend(d for d in docs if d.source_id in kept)
         out.files[key] = (sha, kept)
     return out
+
+
+def _orphaned_duplicates(contents: _Contents, plan: _Plan, live: _Live) -> list[str]:
+    """Unchanged files whose duplicate sources no file provides any more (their provider
+    changed or was pruned): they must be read again to provide them."""
+    held = contents.held()
+    return [
+        key
+        for key, ids in live.duplicates.items()
+        if key in plan.files and plan.files[key][1] is None and set(ids) - held
+    ]
 
 
 def _chunk_all(documents: list[Document], settings: Settings) -> list[Chunk]:
@@ -205,6 +255,12 @@ def ingest_paths(
         if settings_changed:
             _read_all(plan, live)  # chunker, model or schema changed: re-chunk everything
         contents = _unique_contents(plan, live, report)
+        orphaned = _orphaned_duplicates(contents, plan, live)
+        if orphaned:  # e.g. the file that provided them was pruned: read the others again
+            _load_changed([Path(k) for k in orphaned], settings, live, report, plan)
+            report.duplicates.clear()
+            contents = _unique_contents(plan, live, report)
+        report.removed = [sid for sid in report.removed if sid not in contents.held()]
         if not contents.documents and not contents.reused and not manifest:
             return report  # nothing usable yet: no empty build
         _publish(index_dir, live, contents, settings, report, progress)
@@ -301,7 +357,7 @@ def _publish(index_dir, live, contents, settings, report, progress) -> None:
     faiss_index, index_type, embedded = _dense_index(
         live, reused, chunks, settings, index_dir, progress
     )
-    _maybe_crash("after_embed")
+    stage_reached("after_embed")
     stamp = datetime.now(UTC)
     build_id = f"{stamp:%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:6]}"
     final = layout.builds_dir(index_dir) / build_id
@@ -315,7 +371,7 @@ def _publish(index_dir, live, contents, settings, report, progress) -> None:
     Bm25Index.from_rows(row_terms, bm25["k1"], bm25["b"]).save(partial / "bm25")
     copy = (live.store_path, contents.reused) if contents.reused else None
     write_store(partial / "store.sqlite", contents.documents, chunks, contents.files, copy)
-    _maybe_crash("after_store")
+    stage_reached("after_store")
     n_sources = len(contents.reused) + len(contents.documents)
     manifest = {
         "schema_version": SCHEMA_VERSION,
@@ -331,16 +387,12 @@ def _publish(index_dir, live, contents, settings, report, progress) -> None:
         "bm25": bm25,
         "counts": {"sources": n_sources, "chunks": n_rows, "files": len(contents.files)},
         "files": {path: sha for path, (sha, _) in sorted(contents.files.items())},
+        "duplicates": dict(sorted(contents.duplicates.items())),
         "write_seconds": round(time.perf_counter() - started, 3),
     }
     write_manifest(partial / "manifest.json", manifest)
     os.replace(partial, final)
-    _maybe_crash("before_switch")
+    stage_reached("before_switch")
     layout.switch_current(index_dir, final)
     report.build_id, report.changed = build_id, True
     report.added_chunks, report.embedded_chunks = n_rows, embedded
-
-
-def remove_index(index_dir: Path) -> None:
-    """Delete an index directory entirely (tests and `--rebuild`)."""
-    shutil.rmtree(index_dir, ignore_errors=True)

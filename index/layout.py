@@ -94,22 +94,36 @@ def prune_old_builds(index_dir: Path, keep: int = KEEP_BUILDS) -> None:
             shutil.rmtree(d, ignore_errors=True)
 
 
+def _acquire(path: Path, index_dir: Path):
+    """An open, flock-ed handle on `path` that is still the file at that name."""
+    while True:
+        handle = open(path, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise IndexLockedError(
+                f"another ingest is running on {index_dir} (lock held by {holder}); "
+                "wait for it to finish"
+            ) from exc
+        try:
+            same = os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            return handle
+        handle.close()  # the previous holder removed it as we opened it: take the new one
+
+
 @contextmanager
 def writer_lock(index_dir: Path):
-    """Refuse a second concurrent writer; the OS drops the lock if the process dies."""
+    """Refuse a second concurrent writer; the OS drops the lock if the process dies, and the
+    lock file is removed when the writer is done."""
     index_dir.mkdir(parents=True, exist_ok=True)
     path = index_dir / ".lock"
-    handle = open(path, "a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError as exc:
-        handle.seek(0)
-        holder = handle.read().strip() or "another process"
-        handle.close()
-        raise IndexLockedError(
-            f"another ingest is running on {index_dir} (lock held by {holder}); "
-            "wait for it to finish"
-        ) from exc
+    handle = _acquire(path, index_dir)
     try:
         handle.seek(0)
         handle.truncate()
@@ -117,5 +131,6 @@ def writer_lock(index_dir: Path):
         handle.flush()
         yield
     finally:
+        path.unlink(missing_ok=True)  # while still held, so no other writer holds this inode
         fcntl.flock(handle, fcntl.LOCK_UN)
         handle.close()

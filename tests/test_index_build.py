@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ import numpy as np
 import pytest
 
 from index import build, layout
-from index.build import CRASH_ENV, ingest_paths
+from index.build import ingest_paths
 from index.dense import add_vectors, build_faiss, keep_rows, search_faiss
 from index.embed import EmbeddingCache, embed_cached, model_key
 from index.lexical import Bm25Index, tokenize
@@ -38,10 +37,18 @@ def _library(root: Path) -> Path:
     return root
 
 
-def _ingest_cli(paths, index_dir, env_extra=None) -> subprocess.CompletedProcess:
-    env = {**os.environ, **(env_extra or {})}
-    cmd = [sys.executable, "-m", "app.cli", "ingest", *map(str, paths), "--index", str(index_dir)]
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+KILL_AT = (
+    "import os, sys; import index.build as b; from app.cli import main; "
+    "b.stage_reached = lambda s: os._exit(137) if s == sys.argv[1] else None; "
+    "sys.exit(main(sys.argv[2:]))"
+)
+
+
+def _ingest_killed_at(stage, paths, index_dir) -> subprocess.CompletedProcess:
+    """`bala ingest` in a child whose build is killed (exit 137) at the named stage."""
+    cmd = [sys.executable, "-c", KILL_AT, stage, "ingest", *map(str, paths)]
+    cmd += ["--index", str(index_dir)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
 
 
 def test_build_then_reingest_is_a_noop(tmp_path, settings_for):
@@ -356,7 +363,7 @@ def test_crash_mid_build_leaves_the_previous_build(tmp_path, settings_for, stage
     ingest_paths([lib], settings)
     before = layout.current_build(settings.index_dir)
     (lib / "new.txt").write_text("A new paper on ICANS after CAR T.", encoding="utf-8")
-    result = _ingest_cli([lib], settings.index_dir, {CRASH_ENV: stage})
+    result = _ingest_killed_at(stage, [lib], settings.index_dir)
     assert result.returncode == 137, result.stderr[-2000:]
     assert layout.current_build(settings.index_dir) == before
     assert open_index(settings).manifest["counts"]["sources"] == 3
