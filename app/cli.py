@@ -56,14 +56,14 @@ def cmd_ingest(args) -> int:
 
 def cmd_status(args) -> int:
     from app.reporting import format_status
-    from index.loaded import index_status
+    from index.status import index_status
 
-    status = index_status(load_settings(args.index))
+    status = index_status(load_settings(args.index), verify=args.verify)
     if args.json:
         _print_json(status)
     else:
-        emit(format_status(status))
-    return EXIT_OK
+        emit(format_status(status, sources=args.sources))
+    return EXIT_OK if status["integrity"]["ok"] else EXIT_ERROR
 
 
 def cmd_ask(args) -> int:
@@ -81,9 +81,14 @@ def cmd_ask(args) -> int:
         year_max=args.year_max,
         kinds=frozenset(args.kind) if args.kind else None,
     )
+    from app.engine.answer import get_engine
+
+    engine = get_engine(settings)
     answer = answer_question(args.question, settings, k=args.k, filters=filters)
+    if engine.loaded.warning:
+        print(f"bala: warning: {engine.loaded.warning}", file=sys.stderr)
     if args.json:
-        _print_json(answer.to_json())
+        _print_json({**answer.to_json(), "index_warning": engine.loaded.warning})
     else:
         emit(format_answer(answer))
     return EXIT_OK
@@ -136,8 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_index(p)
     p.set_defaults(func=cmd_ingest)
 
-    p = sub.add_parser("status", help="what the index holds")
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("status", help="what the index holds and whether it is intact")
+    p.add_argument("--json", action="store_true", help="everything, with each source's metadata")
+    p.add_argument("--sources", action="store_true", help="also list every source")
+    p.add_argument("--verify", action="store_true", help="also check every build file's sha256")
     _add_index(p)
     p.set_defaults(func=cmd_status)
 

@@ -42,22 +42,55 @@ def format_ingest_report(report: IngestReport, index_dir: Path) -> str:
     return "\n".join(lines)
 
 
-def format_status(status: dict) -> str:
-    totals = status["totals"]
+def format_status(status: dict, sources: bool = False) -> str:
+    """A summary (and with `sources`, one line per source); a damaged build says what is
+    wrong and which build serves meanwhile."""
+    lines = [f"index     {status['index_dir']}"]
+    if "created_at" in status:
+        model = status["model"]
+        lines += [
+            f"build     {status['build_id']} ({status['created_at']})",
+            f"engine    {status.get('engine', 'local')}: FAISS {status['faiss'].get('type', '?')}"
+            " + BM25 + SQLite",
+            f"model     {model['id']} [{model['backend']}, dim {model['dim']}]",
+        ]
+    if "totals" in status:
+        lines += _holdings(status["totals"])
+    lines += _integrity_lines(status["integrity"])
+    if sources and "sources" in status:
+        lines.append("")
+        lines += [
+            f"{s['source_id']:<36} {s['year'] or '':<5} {s['chunks']:>4}  {s['title'][:70]}"
+            for s in status["sources"]
+        ]
+    return "\n".join(lines)
+
+
+def _holdings(totals: dict) -> list[str]:
     kinds = ", ".join(f"{n} {k}" for k, n in sorted(totals["by_kind"].items()))
-    head = [
-        f"index    {status['index_dir']}",
-        f"build    {status['build_id']} ({status['created_at']})",
-        f"model    {status['model']['id']} [{status['model']['backend']}, "
-        f"dim {status['model']['dim']}], faiss {status['faiss'].get('type', '?')}",
-        f"holds    {totals['sources']} sources ({kinds}), {totals['chunks']} chunks",
-        "",
+    years = totals["years"]
+    span = f"{years['min']}\u2013{years['max']}" if years["dated"] else "none dated"
+    return [
+        f"holds     {totals['sources']} sources ({kinds}), {totals['chunks']} passages, "
+        f"{totals['files']} files",
+        f"years     {span} ({years['dated']} of {totals['sources']} sources dated); "
+        f"{totals['with_title']} with a title",
     ]
-    rows = [
-        f"{s['source_id']:<36} {s['year'] or '':<5} {s['chunks']:>4}  {s['title'][:70]}"
-        for s in status["sources"]
-    ]
-    return "\n".join(head + rows)
+
+
+def _integrity_lines(integrity: dict) -> list[str]:
+    if integrity["ok"]:
+        hint = "" if "sha256" in integrity["checked"] else " (--verify also checks hashes)"
+        return [f"integrity ok: {integrity['checked']}{hint}"]
+    lines = [f"integrity DAMAGED: {p}" for p in integrity["problems"]]
+    if "serving" in integrity:
+        serving = integrity["serving"]
+        lines.append(
+            f"          `bala ask` and the app serve build {serving} meanwhile"
+            if serving
+            else "          no intact build is left: rebuild with `bala ingest`"
+        )
+    return lines
 
 
 def format_answer(answer) -> str:
