@@ -20,6 +20,7 @@ from core.settings import Settings
 from core.types import Chunk, Document, IngestReport
 from index import dense, layout
 from index.embed import EmbeddingCache, embed_cached, load_embedder, model_key
+from index.enrich import drop_deleted_pmids
 from index.inputs import discover, file_sha256
 from index.lexical import TOKENIZER_VERSION, Bm25Index, bm25_rows, tokenize
 from index.manifest import SCHEMA_VERSION, IndexMismatchError, read_manifest, write_manifest
@@ -43,6 +44,7 @@ class _Plan:
 
     files: dict[str, tuple[str, list[Document] | None]] = field(default_factory=dict)
     changed: bool = False
+    deleted_pmids: set[str] = field(default_factory=set)  # MEDLINE <DeleteCitation>s
 
 
 @dataclass
@@ -93,6 +95,7 @@ def _load_changed(paths, settings, live: _Live, report) -> _Plan:
             report.failed.append((key, f"could not be read ({type(exc).__name__}: {exc})"))
             continue
         report.warnings.extend((key, w) for w in result.warnings)
+        plan.deleted_pmids.update(result.deleted_pmids)
         plan.files[key] = (sha, list(result.documents))
         report.ok.append(key)
         plan.changed = True
@@ -205,6 +208,7 @@ def ingest_paths(
         if settings_changed:
             _read_all(plan, live)  # chunker, model or schema changed: re-chunk everything
         contents = _unique_contents(plan, live, report)
+        drop_deleted_pmids(contents, plan.deleted_pmids, live.store_path, report)
         if not contents.documents and not contents.reused and not manifest:
             return report  # nothing usable yet: no empty build
         _publish(index_dir, live, contents, settings, report, progress)

@@ -9,6 +9,7 @@ import faiss
 
 from core.settings import Settings
 from index import dense, layout
+from index.enrich import missing_fields
 from index.lexical import Bm25Index
 from index.manifest import check_compatible, check_counts, read_manifest
 from index.store import Store
@@ -54,6 +55,12 @@ def index_status(settings: Settings) -> dict:
             "title": s.title,
             "year": s.year,
             "chunks": per_source.get(s.source_id, 0),
+            "missing_metadata": missing_fields(s),
+            "labels": {
+                "design": s.design,
+                "population": s.population,
+                "diseases": list(s.diseases),
+            },
         }
         for s in sorted(loaded.store.sources.values(), key=lambda s: s.source_id)
     ]
