@@ -318,6 +318,11 @@ def parse_references(root) -> tuple[Reference, ...]:
 
 def parse_jats(root, path: str, sha256: str, chunk_size: int, chunk_overlap: int) -> Document:
     """The Document of one parsed JATS <article> (metadata, text, references, citations)."""
+    return build_jats(root, path, sha256, chunk_size, chunk_overlap)[0]
+
+
+def build_jats(root, path: str, sha256: str, chunk_size: int, chunk_overlap: int):
+    """(Document, number of <xref ref-type="bibr"> placed in its citations)."""
     if local(root.tag) != "article":
         raise ValueError(f"root element is <{local(root.tag)}>, not <article>")
     source = _article_source(root, path, sha256)
@@ -327,7 +332,7 @@ def parse_jats(root, path: str, sha256: str, chunk_size: int, chunk_overlap: int
     text = "".join(writer.parts)
     if not text.strip():
         raise ValueError("no article text")
-    return Document(
+    document = Document(
         label_source(source, text),
         text,
         (),
@@ -335,6 +340,7 @@ def parse_jats(root, path: str, sha256: str, chunk_size: int, chunk_overlap: int
         references=references,
         citations=tuple(writer.citations),
     )
+    return document, writer.xrefs
 
 
 def load_jats(path: Path, sha256: str, chunk_size: int, chunk_overlap: int) -> Document:
