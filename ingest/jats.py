@@ -16,10 +16,10 @@ from pathlib import Path
 from lxml import etree
 
 from core.types import Citation, Document, Reference, Source
-from ingest.chunking import split_spans
 from ingest.errors import IngestError
 from ingest.jats_text import BLOCKS, InlineText, block_citations, local
 from ingest.labels import label_source
+from ingest.medline import passage_spans
 from ingest.metadata import make_source_id, normalize_doi
 
 PASSAGE_SEP = "\n\n"
@@ -118,7 +118,7 @@ class _Writer:
             if self.parts:
                 self.parts.append(PASSAGE_SEP)
                 self.length += len(PASSAGE_SEP)
-            for s, e in split_spans(text, self.size, self.overlap) or [(0, len(text))]:
+            for s, e in passage_spans(text, self.size, self.overlap):
                 self.spans.append((self.length + s, self.length + e, section))
             self.citations.extend(block_citations(text, inline.marks, self.n_of, self.length))
             self.xrefs += len(inline.marks)

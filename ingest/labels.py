@@ -18,7 +18,9 @@ diseases (a tuple, possibly empty): B-ALL, T-ALL, ALL (lineage not stated), AML,
     DLBCL, FL, MCL, HL, MM, MDS
 
 Where a source has MEDLINE publication types or MeSH headings they decide (`labels_from` =
-"medline"); otherwise rules over the title and abstract decide (`labels_from` = "text").
+"medline"), each label they leave empty falls back to rules over the title and abstract
+(`labels_from` = "text" when only rules decided; "none" when nothing matched; "" = never
+labeled, e.g. a source from a store older than the labels).
 """
 
 from __future__ import annotations
@@ -115,18 +117,18 @@ _DISEASE_MESH = {
     "myelodysplastic syndromes": "MDS",
 }
 _DISEASE_TEXT = (
-    ("B-ALL", ("all", "lymphoblastic"), re.compile(r"\bB-?ALL\b|\bB-cell (precursor )?acute lymphoblastic|\bB-(cell )?lymphoblastic|\bprecursor B-cell ALL\b|\bBCP-ALL\b")),
-    ("T-ALL", ("all", "lymphoblastic"), re.compile(r"\bT-?ALL\b|\bT-cell acute lymphoblastic|\bT-lymphoblastic")),
-    ("ALL", ("all", "lymphoblastic"), re.compile(r"(?i:\bacute lymphoblastic leuka?emia)|\bALL\b")),  # ALL: upper case
-    ("AML", ("aml", "myel"), re.compile(r"\bacute myeloid leuka?emia|\bacute myelogenous|\bAML\b", re.I)),
-    ("CML", ("cml", "myel"), re.compile(r"\bchronic myeloid leuka?emia|\bchronic myelogenous|\bCML\b", re.I)),
-    ("CLL", ("cll", "lymphocytic"), re.compile(r"\bchronic lymphocytic leuka?emia|\bCLL\b", re.I)),
-    ("DLBCL", ("dlbcl", "diffuse large"), re.compile(r"\bdiffuse large B-cell lymphoma|\bDLBCL\b", re.I)),
+    ("B-ALL", ("ALL", "lymphoblastic"), re.compile(r"\bB-?ALL\b|\bB-cell (precursor )?acute lymphoblastic|\bB-(cell )?lymphoblastic|\bprecursor B-cell ALL\b|\bBCP-ALL\b")),
+    ("T-ALL", ("ALL", "lymphoblastic"), re.compile(r"\bT-?ALL\b|\bT-cell acute lymphoblastic|\bT-lymphoblastic")),
+    ("ALL", ("ALL", "lymphoblastic"), re.compile(r"(?i:\bacute lymphoblastic leuka?emia)|\bALL\b")),  # ALL: upper case
+    ("AML", ("AML", "myel"), re.compile(r"\bacute myeloid leuka?emia|\bacute myelogenous|\bAML\b", re.I)),
+    ("CML", ("CML", "myel"), re.compile(r"\bchronic myeloid leuka?emia|\bchronic myelogenous|\bCML\b", re.I)),
+    ("CLL", ("CLL", "lymphocytic"), re.compile(r"\bchronic lymphocytic leuka?emia|\bCLL\b", re.I)),
+    ("DLBCL", ("DLBCL", "diffuse large"), re.compile(r"\bdiffuse large B-cell lymphoma|\bDLBCL\b", re.I)),
     ("FL", ("follicular",), re.compile(r"\bfollicular lymphoma")),
-    ("MCL", ("mcl", "mantle"), re.compile(r"\bmantle[- ]cell lymphoma|\bMCL\b")),
+    ("MCL", ("MCL", "mantle"), re.compile(r"\bmantle[- ]cell lymphoma|\bMCL\b")),
     ("HL", ("hodgkin",), re.compile(r"(?<!non-)(?<!non )\bHodgkin('s)? (lymphoma|disease)", re.I)),
     ("MM", ("myeloma",), re.compile(r"\bmultiple myeloma\b", re.I)),
-    ("MDS", ("mds", "myelodysplastic"), re.compile(r"\bmyelodysplastic|\bMDS\b")),
+    ("MDS", ("MDS", "myelodysplastic"), re.compile(r"\bmyelodysplastic|\bMDS\b")),
 )  # fmt: skip
 
 
@@ -181,10 +183,11 @@ def diseases_from_mesh(mesh) -> tuple[str, ...]:
 
 def _matching(rules, text: str) -> Iterator[str]:
     """Names of the rules that match `text`, in rule order; a rule's regex runs only when
-    one of its lower-case key words occurs (a cheap substring test first)."""
+    one of its key words occurs (a cheap substring test first: an upper-case key is looked
+    for as written, a lower-case one in the lower-cased text)."""
     lower = text.lower()
     for name, keys, rule in rules:
-        if any(k in lower for k in keys) and rule.search(text):
+        if any(k in (text if k.isupper() else lower) for k in keys) and rule.search(text):
             yield name
 
 
@@ -211,7 +214,7 @@ def evidence_labels(title: str, abstract: str, publication_types=(), mesh=()) ->
         population = population_from_text(text)
     if not diseases:
         diseases = diseases_from_text(text)
-    source = "medline" if medline else ("text" if design or population or diseases else "")
+    source = "medline" if medline else ("text" if design or population or diseases else "none")
     return Labels(design, population, diseases, source)
 
 

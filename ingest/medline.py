@@ -64,6 +64,8 @@ def _text(elem) -> str:
     """All text inside an element (markup such as <i>, <sub> dropped), whitespace collapsed."""
     if elem is None:
         return ""
+    if len(elem) == 0:  # no child markup: the common case
+        return " ".join((elem.text or "").split())
     return " ".join("".join(elem.itertext()).split())
 
 
@@ -84,11 +86,10 @@ def _authors(article) -> tuple[str, ...]:
     for author in article.iterfind("AuthorList/Author"):
         if author.get("ValidYN", "Y") != "Y":
             continue
-        last = _text(author.find("LastName"))
+        last = author.findtext("LastName")
         if last:
-            initials = _text(author.find("Initials"))
-            suffix = _text(author.find("Suffix"))
-            names.append(" ".join(p for p in (last, initials, suffix) if p))
+            parts = (last, author.findtext("Initials"), author.findtext("Suffix"))
+            names.append(" ".join(" ".join(p.split()) for p in parts if p))
         elif author.find("CollectiveName") is not None:
             names.append(_text(author.find("CollectiveName")))
     return tuple(names)
@@ -245,6 +246,14 @@ def record_source(
     return label_source(source, text)
 
 
+def passage_spans(text: str, chunk_size: int, chunk_overlap: int) -> list[tuple[int, int]]:
+    """[(start, end)] of the passages one block of text is cut into: whole when it fits in a
+    chunk, else split by sentences (ingest/chunking.py)."""
+    if len(text) <= chunk_size:
+        return [(0, len(text))]
+    return split_spans(text, chunk_size, chunk_overlap) or [(0, len(text))]
+
+
 def record_document(
     record: MedlineRecord, path: str, sha256: str, chunk_size: int, chunk_overlap: int
 ) -> Document:
@@ -257,7 +266,7 @@ def record_document(
         if pieces:
             pieces.append(PASSAGE_SEP)
             cursor += len(PASSAGE_SEP)
-        for s, e in split_spans(body, chunk_size, chunk_overlap) or [(0, len(body))]:
+        for s, e in passage_spans(body, chunk_size, chunk_overlap):
             spans.append((cursor + s, cursor + e, section))
         pieces.append(body)
         cursor += len(body)

@@ -81,7 +81,7 @@ def test_mesh_decides_disease_and_text_fills_what_medline_lacks():
         ("AML",),
         "text",
     )
-    assert label_source(Source("pmid:2", title="Soil bacteria"), "").labels_from == ""
+    assert label_source(Source("pmid:2", title="Soil bacteria"), "").labels_from == "none"
 
 
 def test_store_json_round_trip_keeps_labels_and_reads_older_and_newer_rows():
