@@ -20,7 +20,7 @@ from core.settings import Settings
 from core.types import Chunk, Document, IngestReport
 from index import dense, layout
 from index.embed import EmbeddingCache, embed_cached, load_embedder, model_key
-from index.enrich import drop_deleted_pmids
+from index.enrich import carry_metadata, drop_deleted_pmids
 from index.inputs import discover, file_sha256
 from index.lexical import TOKENIZER_VERSION, Bm25Index, bm25_rows, tokenize
 from index.manifest import SCHEMA_VERSION, IndexMismatchError, read_manifest, write_manifest
@@ -209,6 +209,7 @@ def ingest_paths(
             _read_all(plan, live)  # chunker, model or schema changed: re-chunk everything
         contents = _unique_contents(plan, live, report)
         drop_deleted_pmids(contents, plan.deleted_pmids, live.store_path, report)
+        contents.documents = carry_metadata(contents.documents, live.store_path)
         if not contents.documents and not contents.reused and not manifest:
             return report  # nothing usable yet: no empty build
         _publish(index_dir, live, contents, settings, report, progress)

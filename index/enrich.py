@@ -21,7 +21,7 @@ from core.settings import Settings
 from core.types import Source
 from index import layout
 from index.manifest import read_manifest, write_manifest
-from index.store import Store, source_to_json
+from index.store import Store, source_from_json, source_to_json
 from ingest.errors import IngestError
 from ingest.labels import label_source
 from ingest.medline import MedlineRecord, iter_medline, record_source
@@ -210,3 +210,39 @@ def drop_deleted_pmids(contents, pmids: set[str], live_store: Path | None, repor
         for path, (sha, ids) in contents.files.items()
     }
     report.removed.extend(sorted(gone))
+
+
+def _live_sources(live_store: Path, source_ids: list[str]) -> dict[str, Source]:
+    """The live store's rows of those source ids (one query over a temp table)."""
+    db = sqlite3.connect(f"file:{live_store}?mode=ro", uri=True)
+    try:
+        db.execute("CREATE TEMP TABLE want_sources (id TEXT PRIMARY KEY)")
+        db.executemany("INSERT OR IGNORE INTO want_sources VALUES (?)", [(s,) for s in source_ids])
+        rows = db.execute(
+            "SELECT source_id, meta FROM sources WHERE source_id IN (SELECT id FROM want_sources)"
+        ).fetchall()
+    finally:
+        db.close()
+    return {sid: source_from_json(meta) for sid, meta in rows}
+
+
+def carry_metadata(documents: list, live_store: Path | None) -> list:
+    """New versions of sources the live build holds keep the live citation fields they leave
+    empty (so metadata from `bala enrich` survives a re-ingest of a changed file)."""
+    if not documents or live_store is None:
+        return documents
+    live = _live_sources(live_store, [d.source_id for d in documents])
+    out = []
+    for doc in documents:
+        old = live.get(doc.source_id)
+        changes = {}
+        if old is not None:
+            changes = {
+                name: getattr(old, name)
+                for name in (*FILLED_FIELDS, "pmid")
+                if not getattr(doc.source, name) and getattr(old, name)
+            }
+        if changes:
+            doc = replace(doc, source=label_source(replace(doc.source, **changes), doc.text))
+        out.append(doc)
+    return out

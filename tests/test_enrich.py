@@ -81,6 +81,17 @@ def test_enrich_fills_titles_without_reembedding(tmp_path, settings_for, capsys)
     assert row["missing_metadata"] == [] or row["missing_metadata"] == ["doi"]
     assert set(row["labels"]) == {"design", "population", "diseases"}
 
+    # a changed library file is re-read from disk; its sources keep the enriched metadata
+    extra = {"pmid": "1", "section": "abstract", "text": "A new excerpt about CD19."}
+    with open(lib / "passages.jsonl", "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(extra) + "\n")
+    report = ingest_paths([lib], settings)
+    assert report.changed and report.embedded_chunks == 1
+    loaded = open_index(settings)
+    untitled = [sid for sid, s in loaded.store.sources.items() if not s.title]
+    loaded.store.close()
+    assert untitled == ["pmid:1"]
+
 
 def test_enrich_reports_a_bad_file_and_keeps_going(tmp_path, settings_for, capsys):
     from index.build import ingest_paths
