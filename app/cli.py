@@ -75,8 +75,11 @@ def cmd_enrich(args) -> int:
     from index.enrich import enrich_index
 
     if args.online:
-        print("bala enrich: --online is not available here: use `bala fetch PMID...` to "
-              "download MEDLINE records, then `bala enrich --from FILE`", file=sys.stderr)
+        print(
+            "bala enrich: --online is not available here: use `bala fetch PMID...` to "
+            "download MEDLINE records, then `bala enrich --from FILE`",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     if not args.medline:
         print("bala enrich: give MEDLINE XML files with --from FILE", file=sys.stderr)
@@ -135,7 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bala", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("ingest", help="index PDFs, text/markdown and JSONL passages")
+    p = sub.add_parser(
+        "ingest", help="index PDFs, text/markdown, JSONL passages, PubMed/MEDLINE and PMC JATS XML"
+    )
     p.add_argument("paths", nargs="+", help="files or folders (recursive)")
     p.add_argument("--prune", action="store_true", help="drop sources whose files are gone")
     _add_index(p)

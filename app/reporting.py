@@ -13,7 +13,10 @@ def format_ingest_report(report: IngestReport, index_dir: Path) -> str:
     lines += [f"FAILED   {path}: {reason}" for path, reason in report.failed]
     lines += [f"skipped  {path}: {reason}" for path, reason in report.skipped]
     lines += [f"warning  {path}: {message}" for path, message in report.warnings]
-    lines += [f"removed  {source_id} (file gone)" for source_id in report.removed]
+    lines += [
+        f"removed  {source_id} (file gone, or deleted by a MEDLINE update file)"
+        for source_id in report.removed
+    ]
     if report.unchanged:
         lines.append(f"unchanged {len(report.unchanged)} file(s)")
     if report.changed:
@@ -81,8 +84,9 @@ def format_enrich_report(report) -> str:
     )
     if report.still_missing:
         shown = ", ".join(report.still_missing[:10])
-        more = f" (+{len(report.still_missing) - 10} more)" if len(report.still_missing) > 10 else ""
+        more = (
+            f" (+{len(report.still_missing) - 10} more)" if len(report.still_missing) > 10 else ""
+        )
         lines.append(f"{len(report.still_missing)} source(s) still without a title: {shown}{more}")
     lines.append(f"build {report.build_id} (nothing re-embedded)")
     return "\n".join(lines)
-
