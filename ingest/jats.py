@@ -101,6 +101,10 @@ def _article_source(root, path: str, sha256: str) -> Source:
     )
 
 
+# Elements whose children are blocks of the same section.
+_CONTAINERS = ("list-item", "def-item", "app", "ack", "glossary", "table-wrap-group", "notes")
+
+
 class _Writer:
     """Accumulates stored text, fixed passages and citations, block by block."""
 
@@ -145,7 +149,7 @@ class _Writer:
             self.section(elem, where)
         elif name in ("fig", "table-wrap"):
             self.figure(elem, where)
-        elif name in BLOCKS or name in ("list-item", "def-item", "app", "ack", "glossary"):
+        elif name in BLOCKS or name in _CONTAINERS:
             for child in elem:
                 self.element(child, where, counter)
         elif name in ("disp-formula", "speech", "statement", "verse-group"):
@@ -221,7 +225,7 @@ def _body(root, writer: _Writer) -> None:
             name = local(child.tag)
             if name == "ack":
                 writer.section(child, "Acknowledgments" if _find(child, "title") is None else "")
-            elif name in ("app-group", "sec", "glossary"):
+            elif name in ("app-group", "sec", "glossary", "notes"):
                 writer.element(child, "")
 
 
@@ -345,9 +349,7 @@ def build_jats(root, path: str, sha256: str, chunk_size: int, chunk_overlap: int
 
 def load_jats(path: Path, sha256: str, chunk_size: int, chunk_overlap: int) -> Document:
     """One JATS file -> one Document; IngestError names the file and the reason."""
-    parser = etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True, recover=False
-    )
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, recover=False)
     try:
         root = etree.parse(str(path), parser).getroot()
     except etree.XMLSyntaxError as exc:

@@ -197,7 +197,6 @@ def iter_medline(path: Path) -> Iterator[MedlineRecord | Deletion]:
                 resolve_entities=False,
                 no_network=True,
                 load_dtd=False,
-                huge_tree=True,
             )
             yield from _records(events)
     except etree.XMLSyntaxError as exc:

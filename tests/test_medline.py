@@ -162,3 +162,15 @@ def test_bad_xml_fails_alone_and_a_delete_citation_removes_the_indexed_source(
     assert set(loaded.store.sources) == {"pmid:11"}
     assert {c.source_id for c in loaded.store.chunks} == {"pmid:11"}
     loaded.store.close()
+
+
+def test_entities_are_never_expanded_or_fetched(tmp_path):
+    doctype = (
+        '<!DOCTYPE MedlineCitationSet [<!ENTITY a "AAAAAAAAAA">'
+        '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY e SYSTEM "file:///etc/passwd">]>'
+    )
+    path = tmp_path / "entities.xml"
+    body = _citation("1", "T &b; &e; end")
+    path.write_text(f"{doctype}<MedlineCitationSet>{body}</MedlineCitationSet>", encoding="utf-8")
+    (doc,) = load_medline(path, "sha", 900, 150).documents
+    assert "AAAA" not in doc.text and "root:" not in doc.text
