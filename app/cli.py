@@ -80,6 +80,9 @@ def cmd_ask(args) -> int:
         year_min=args.year_min,
         year_max=args.year_max,
         kinds=frozenset(args.kind) if args.kind else None,
+        designs=frozenset(args.design) if args.design else None,
+        populations=frozenset(args.population) if args.population else None,
+        diseases=frozenset(args.disease) if args.disease else None,
     )
     from app.engine.answer import get_engine
 
@@ -92,6 +95,33 @@ def cmd_ask(args) -> int:
     else:
         emit(format_answer(answer))
     return EXIT_OK
+
+
+def cmd_enrich(args) -> int:
+    from app.reporting import format_enrich_report
+    from index.enrich import enrich_index
+
+    if args.online:
+        print(
+            "bala enrich: --online is not available here: use `bala fetch PMID...` to "
+            "download MEDLINE records, then `bala enrich --from FILE`",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    if not args.medline:
+        print("bala enrich: give MEDLINE XML files with --from FILE", file=sys.stderr)
+        return EXIT_USAGE
+    report = enrich_index(load_settings(args.index), [Path(p) for p in args.medline])
+    print(format_enrich_report(report))
+    return EXIT_PARTIAL if report.failed else EXIT_OK
+
+
+def _add_label_filters(p: argparse.ArgumentParser) -> None:
+    from ingest.labels import DESIGNS, DISEASES, POPULATIONS
+
+    p.add_argument("--design", action="append", choices=DESIGNS, help="only this study design")
+    p.add_argument("--population", action="append", choices=POPULATIONS)
+    p.add_argument("--disease", action="append", choices=DISEASES)
 
 
 def cmd_serve(args) -> int:
@@ -135,7 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bala", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("ingest", help="index PDFs, text/markdown and JSONL passages")
+    p = sub.add_parser(
+        "ingest", help="index PDFs, text/markdown, JSONL passages, PubMed/MEDLINE and PMC JATS XML"
+    )
     p.add_argument("paths", nargs="+", help="files or folders (recursive)")
     p.add_argument("--prune", action="store_true", help="drop sources whose files are gone")
     _add_index(p)
@@ -155,9 +187,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--year-min", type=int, help="only sources published in or after")
     p.add_argument("--year-max", type=int, help="only sources published in or before")
     p.add_argument("--kind", action="append", choices=["review", "article", "other"])
+    _add_label_filters(p)
     p.add_argument("--json", action="store_true")
     _add_index(p)
     p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("enrich", help="fill missing citation metadata from MEDLINE XML")
+    p.add_argument("--from", dest="medline", nargs="+", metavar="MEDLINE_XML")
+    p.add_argument("--online", action="store_true", help="(use `bala fetch` instead)")
+    _add_index(p)
+    p.set_defaults(func=cmd_enrich)
 
     p = sub.add_parser("serve", help="start the Streamlit app")
     p.add_argument("--host", default="127.0.0.1")

@@ -19,7 +19,10 @@ def format_ingest_report(report: IngestReport, index_dir: Path) -> str:
     lines += [f"skipped  {path}: {reason}" for path, reason in report.skipped]
     lines += [f"warning  {path}: {message}" for path, message in report.warnings]
     lines += [f"DUPLICATE {path}: {message}" for path, message in report.duplicates]
-    lines += [f"removed  {source_id} (file gone)" for source_id in report.removed]
+    lines += [
+        f"removed  {source_id} (file gone, or deleted by a MEDLINE update file)"
+        for source_id in report.removed
+    ]
     if report.unchanged:
         lines.append(f"unchanged {len(report.unchanged)} file(s)")
     if report.changed:
@@ -111,4 +114,21 @@ def format_answer(answer) -> str:
         lines.append(f"{i}. \u201c{q.text}\u201d [{q.citation}{page}]")
     lines += ["", "References"]
     lines += [f"  [{c.citation}] {ama_reference(c.source)}" for c in answer.sources]
+    return "\n".join(lines)
+
+
+def format_enrich_report(report) -> str:
+    """`bala enrich`: what was filled in, what still lacks a title, files that failed."""
+    lines = [f"FAILED   {path}: {reason}" for path, reason in report.failed]
+    lines.append(
+        f"read {report.records_read} MEDLINE record(s); metadata filled for "
+        f"{len(report.enriched)} source(s), labels changed for {report.relabeled}"
+    )
+    if report.still_missing:
+        shown = ", ".join(report.still_missing[:10])
+        more = (
+            f" (+{len(report.still_missing) - 10} more)" if len(report.still_missing) > 10 else ""
+        )
+        lines.append(f"{len(report.still_missing)} source(s) still without a title: {shown}{more}")
+    lines.append(f"build {report.build_id} (nothing re-embedded)")
     return "\n".join(lines)

@@ -33,6 +33,14 @@ class Source:
     url: str = ""
     path: str = ""
     sha256: str = ""
+    # MEDLINE indexing, where known (PubMed/MEDLINE XML, `bala enrich`).
+    publication_types: tuple[str, ...] = ()  # e.g. "Randomized Controlled Trial"
+    mesh: tuple[str, ...] = ()  # MeSH descriptor names
+    # Evidence labels (ingest/labels.py documents the names): "" / () when unknown.
+    design: str = ""  # randomized-trial | phase-1-trial | ... | guideline | other
+    population: str = ""  # pediatric | adult | both
+    diseases: tuple[str, ...] = ()  # B-ALL, AML, DLBCL, CLL, ...
+    labels_from: str = ""  # medline | text: what the labels were derived from
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from core.settings import Settings
 from core.types import Chunk, Document, IngestReport
 from index import dense, layout
 from index.embed import EmbeddingCache, embed_cached, load_embedder, model_key
+from index.enrich import carry_metadata, drop_deleted_pmids
 from index.inputs import discover, file_sha256
 from index.lexical import TOKENIZER_VERSION, Bm25Index, bm25_rows, tokenize
 from index.manifest import (
@@ -112,6 +113,7 @@ def _load_changed(paths, settings, live: LiveBuild, report, plan: Plan | None = 
             report.failed.append((key, f"could not be read ({type(exc).__name__}: {exc})"))
             continue
         report.warnings.extend((key, w) for w in result.warnings)
+        plan.deleted_pmids.update(result.deleted_pmids)
         plan.files[key] = (sha, list(result.documents))
         report.ok.append(key)
         plan.changed = True
@@ -175,6 +177,8 @@ def ingest_paths(
             report.duplicates.clear()
             contents = unique_contents(plan, live, report)
         report.removed = [sid for sid in report.removed if sid not in contents.held()]
+        drop_deleted_pmids(contents, plan.deleted_pmids, live.store_path, report)
+        contents.documents = carry_metadata(contents.documents, live.store_path)
         if not contents.documents and not contents.reused and not manifest:
             return report  # nothing usable yet: no empty build
         _publish(index_dir, live, contents, settings, report, progress)

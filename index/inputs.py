@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.loaders import SUPPORTED
+from ingest.loaders import is_supported
 from ingest.metadata import is_sidecar
 
 
@@ -30,7 +30,7 @@ def discover(paths: list[Path]) -> tuple[list[Path], list[tuple[str, str]], list
         for candidate in candidates:
             if any(part.startswith(".") for part in candidate.relative_to(path.parent).parts):
                 continue
-            if candidate.suffix.lower() in SUPPORTED:
+            if is_supported(candidate):
                 found.append(candidate)
             elif not is_sidecar(candidate):
                 reason = f"unsupported file type '{candidate.suffix or '(none)'}'"

@@ -20,6 +20,7 @@ class Plan:
 
     files: dict[str, tuple[str, list[Document] | None]] = field(default_factory=dict)
     changed: bool = False
+    deleted_pmids: set[str] = field(default_factory=set)  # MEDLINE <DeleteCitation>s
 
 
 @dataclass

@@ -41,9 +41,30 @@ class Filters:
     year_min: int | None = None
     year_max: int | None = None
     kinds: frozenset[str] | None = None  # review | article | other
+    # Evidence labels (names in ingest/labels.py); a source passes when it has one of them.
+    designs: frozenset[str] | None = None
+    populations: frozenset[str] | None = None
+    diseases: frozenset[str] | None = None
 
     def is_empty(self) -> bool:
-        return all(v is None for v in (self.source_ids, self.year_min, self.year_max, self.kinds))
+        plain = (self.source_ids, self.year_min, self.year_max, self.kinds)
+        return all(v is None for v in plain) and self.labels_empty()
+
+    def labels_empty(self) -> bool:
+        return self.designs is None and self.populations is None and self.diseases is None
+
+    def passes_labels(self, source) -> bool:
+        """Whether a source has one of the asked designs, populations and diseases ("both"
+        passes a pediatric or adult filter)."""
+        if self.designs is not None and source.design not in self.designs:
+            return False
+        if self.populations is not None:
+            allowed = set(self.populations)
+            if allowed & {"pediatric", "adult"}:
+                allowed.add("both")
+            if source.population not in allowed:
+                return False
+        return self.diseases is None or bool(set(source.diseases) & self.diseases)
 
 
 @dataclass(frozen=True)
@@ -102,6 +123,8 @@ def allowed_rows(loaded: LoadedIndex, filters: Filters) -> np.ndarray | None:
         if filters.source_ids is not None and sid not in filters.source_ids:
             continue
         if filters.kinds is not None and source.kind not in filters.kinds:
+            continue
+        if not filters.labels_empty() and not filters.passes_labels(source):
             continue
         year = source.year
         if filters.year_min is not None and (year is None or year < filters.year_min):

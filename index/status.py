@@ -10,6 +10,7 @@ from collections import Counter
 
 from core.settings import Settings
 from index import layout
+from index.enrich import missing_fields
 from index.loaded import LoadedIndex, open_build, open_index
 from index.manifest import IndexMismatchError, Manifest, read_manifest, verify_hashes
 from index.store import source_to_dict
@@ -70,7 +71,16 @@ def _manifest_part(manifest: Manifest) -> dict:
 def _contents_part(loaded: LoadedIndex) -> dict:
     per_source = loaded.store.chunk_counts()
     sources = [
-        {**source_to_dict(s), "chunks": per_source.get(s.source_id, 0)}
+        {
+            **source_to_dict(s),
+            "chunks": per_source.get(s.source_id, 0),
+            "missing_metadata": missing_fields(s),
+            "labels": {
+                "design": s.design,
+                "population": s.population,
+                "diseases": list(s.diseases),
+            },
+        }
         for s in sorted(loaded.store.sources.values(), key=lambda s: s.source_id)
     ]
     years = [s["year"] for s in sources if s.get("year")]

@@ -42,9 +42,17 @@ def source_to_json(source: Source) -> str:
     return json.dumps(source_to_dict(source), ensure_ascii=False)
 
 
+_TUPLE_FIELDS = tuple(f.name for f in fields(Source) if str(f.type).startswith("tuple"))
+
+
 def source_from_json(raw: str) -> Source:
+    """A Source from its flat JSON; fields a store predates take their defaults, and fields
+    this bala does not know (a newer store) are ignored."""
     data = json.loads(raw)
-    data["authors"] = tuple(data.get("authors") or ())
+    data = {k: v for k, v in data.items() if k in _SOURCE_FIELDS}
+    for name in _TUPLE_FIELDS:
+        if name in data:
+            data[name] = tuple(data[name] or ())
     return Source(**data)
 
 

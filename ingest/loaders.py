@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core.settings import IngestSettings
 from core.types import Document, PageSpan, Source
 from ingest.errors import IngestError
+from ingest.labels import label_source
 from ingest.metadata import doi_from_first_page, read_sidecar, source_from_meta
 
 PDF_EXT = {".pdf"}
 TEXT_EXT = {".txt", ".md", ".markdown"}
 JSONL_EXT = {".jsonl"}
-SUPPORTED = PDF_EXT | TEXT_EXT | JSONL_EXT
+XML_EXT = {".xml", ".nxml", ".xml.gz", ".nxml.gz"}  # PubMed/MEDLINE or PMC JATS (by root)
+SUPPORTED = PDF_EXT | TEXT_EXT | JSONL_EXT | XML_EXT
 PAGE_SEP = "\n\n"
 RECORD_SEP = "\n\n"
 
@@ -28,11 +30,34 @@ RECORD_SEP = "\n\n"
 class LoadResult:
     documents: tuple[Document, ...]
     warnings: tuple[str, ...] = ()
+    deleted_pmids: tuple[str, ...] = ()  # MEDLINE <DeleteCitation>: sources to remove
+
+
+def extension(path: Path) -> str:
+    """The extension that decides the loader: ".xml.gz" counts as one."""
+    suffixes = [s.lower() for s in path.suffixes[-2:]]
+    if len(suffixes) == 2 and suffixes[1] == ".gz" and suffixes[0] + ".gz" in XML_EXT:
+        return suffixes[0] + ".gz"
+    return path.suffix.lower()
+
+
+def is_supported(path: Path) -> bool:
+    return extension(path) in SUPPORTED
 
 
 def load_file(path: Path, sha256: str, settings: IngestSettings) -> LoadResult:
-    """Documents of one file, dispatched on its extension."""
-    ext = path.suffix.lower()
+    """Documents of one file, dispatched on its extension, each source with evidence labels
+    (ingest/labels.py; MEDLINE and JATS loaders label their own)."""
+    result = _load_by_type(path, sha256, settings)
+    docs = tuple(
+        d if d.source.labels_from else replace(d, source=label_source(d.source, d.text))
+        for d in result.documents
+    )
+    return replace(result, documents=docs)
+
+
+def _load_by_type(path: Path, sha256: str, settings: IngestSettings) -> LoadResult:
+    ext = extension(path)
     if path.stat().st_size == 0:
         raise IngestError(str(path), "empty file")
     if ext in PDF_EXT:
@@ -41,6 +66,8 @@ def load_file(path: Path, sha256: str, settings: IngestSettings) -> LoadResult:
         return LoadResult((load_text(path, sha256),))
     if ext in JSONL_EXT:
         return load_jsonl(path, sha256)
+    if ext in XML_EXT:
+        return load_xml(path, sha256, settings)
     raise IngestError(str(path), f"unsupported file type '{ext or '(none)'}'")
 
 
@@ -62,6 +89,24 @@ def load_pdf(path: Path, sha256: str, settings: IngestSettings) -> Document:
             meta["title"] = path.stem
     source = source_from_meta(meta, text=text, path=str(path), sha256=sha256)
     return Document(source, text, spans)
+
+
+def load_xml(path: Path, sha256: str, settings: IngestSettings) -> LoadResult:
+    """PubMed/MEDLINE citations or one PMC JATS article, told apart by the root element."""
+    from ingest.jats import load_jats
+    from ingest.medline import ROOTS, load_medline, xml_root
+
+    root = xml_root(path)
+    size, overlap = settings.chunk_size, settings.chunk_overlap
+    if root in ROOTS:
+        loaded = load_medline(path, sha256, size, overlap)
+        return LoadResult(loaded.documents, loaded.warnings, loaded.deleted_pmids)
+    if root == "article":
+        return LoadResult((load_jats(path, sha256, size, overlap),))
+    found = f"<{root}>" if root else "no XML element"
+    raise IngestError(
+        str(path), f"not PubMed/MEDLINE or JATS XML (found {found} where the root should be)"
+    )
 
 
 def join_pages(pages: tuple[str, ...] | list[str]) -> tuple[str, tuple[PageSpan, ...]]:
