@@ -41,6 +41,7 @@ def source_to_json(source: Source) -> str:
 def source_from_json(raw: str) -> Source:
     data = json.loads(raw)
     data["authors"] = tuple(data.get("authors") or ())
+    data["page_labels"] = tuple(data.get("page_labels") or ())
     return Source(**data)
 
 

@@ -14,7 +14,13 @@ from pathlib import Path
 from core.settings import IngestSettings
 from core.types import Document, PageSpan, Source
 from ingest.errors import IngestError
-from ingest.metadata import doi_from_first_page, read_sidecar, source_from_meta
+from ingest.metadata import (
+    finish_pdf_metadata,
+    merge_metadata,
+    pdf_metadata,
+    read_sidecar,
+    source_from_meta,
+)
 
 PDF_EXT = {".pdf"}
 TEXT_EXT = {".txt", ".md", ".markdown"}
@@ -44,8 +50,12 @@ def load_file(path: Path, sha256: str, settings: IngestSettings) -> LoadResult:
     raise IngestError(str(path), f"unsupported file type '{ext or '(none)'}'")
 
 
-def load_pdf(path: Path, sha256: str, settings: IngestSettings) -> Document:
-    """A paged document from a PDF, metadata from the sidecar or else the PDF itself."""
+def load_pdf(
+    path: Path, sha256: str, settings: IngestSettings, given: dict | None = None
+) -> Document:
+    """A paged document from a PDF. Metadata: what the PDF prints on page 1 and its info
+    dictionary, under what the maintainer gave (`given`, e.g. a reference-manager entry,
+    else the sidecar JSON), field by field."""
     from ingest.pdf import parse_pdf  # sandboxed parser; imported lazily
 
     parsed = parse_pdf(
@@ -54,12 +64,10 @@ def load_pdf(path: Path, sha256: str, settings: IngestSettings) -> Document:
     text, spans = join_pages(parsed.pages)
     if not text.strip():
         raise IngestError(str(path), "no text layer (image-only/scanned PDF); OCR it first")
-    meta = read_sidecar(path)
-    if meta is None:
-        meta = dict(parsed.metadata)
-        meta.setdefault("doi", doi_from_first_page(parsed.pages[0] if parsed.pages else ""))
-        if not meta.get("title"):
-            meta["title"] = path.stem
+    found = pdf_metadata(parsed.pages, parsed.metadata, parsed.furniture, parsed.page_labels)
+    meta = finish_pdf_metadata(merge_metadata(found, given or read_sidecar(path)))
+    if not meta.get("title"):
+        meta["title"] = path.stem
     source = source_from_meta(meta, text=text, path=str(path), sha256=sha256)
     return Document(source, text, spans)
 
