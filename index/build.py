@@ -133,20 +133,61 @@ class _Contents:
     files: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
 
 
+def _metadata_only(plan: _Plan, live: _Live) -> set[tuple[str, str]]:
+    """(file, source id) pairs that hold no text: reference-manager entries without a file."""
+    stubs = {
+        (key, d.source_id)
+        for key, (_, docs) in plan.files.items()
+        if docs is not None
+        for d in docs
+        if not d.text
+    }
+    reused = [key for key, (_, docs) in plan.files.items() if docs is None]
+    if reused and live.store_path is not None:
+        store = Store(live.store_path)
+        try:
+            empty = store.metadata_only_ids()
+        finally:
+            store.close()
+        stubs |= {(key, s) for key in reused for s in live.files[key][1] if s in empty}
+    return stubs
+
+
+def _owners(plan: _Plan, live: _Live, report: IngestReport) -> dict[str, str]:
+    """Which file each source id comes from: the first in path order among files that hold
+    its text; a metadata-only entry only when no file holds text for that id."""
+    stubs = _metadata_only(plan, live)
+    owner: dict[str, str] = {}
+    for want_text in (True, False):
+        for key in sorted(plan.files):
+            for source_id in _source_ids(plan.files[key], live, key):
+                if ((key, source_id) not in stubs) != want_text:
+                    continue
+                if source_id not in owner:
+                    owner[source_id] = key
+                elif owner[source_id] != key and want_text:
+                    report.warnings.append(
+                        (key, f"{source_id} already indexed from {owner[source_id]}; skipped")
+                    )
+                elif owner[source_id] != key:
+                    report.warnings.append(
+                        (
+                            key,
+                            f"{source_id}: metadata-only entry; its text comes from "
+                            f"{owner[source_id]}",
+                        )
+                    )
+    return owner
+
+
 def _unique_contents(plan: _Plan, live: _Live, report: IngestReport) -> _Contents:
-    seen: dict[str, str] = {}
+    owner = _owners(plan, live, report)
     out = _Contents()
     for key in sorted(plan.files):
         sha, docs = plan.files[key]
-        kept = []
-        for source_id in _source_ids(plan.files[key], live, key):
-            if source_id in seen and seen[source_id] != key:
-                report.warnings.append(
-                    (key, f"{source_id} already indexed from {seen[source_id]}; skipped")
-                )
-                continue
-            seen[source_id] = key
-            kept.append(source_id)
+        kept = [
+            s for s in dict.fromkeys(_source_ids(plan.files[key], live, key)) if owner.get(s) == key
+        ]
         if docs is None:
             out.reused.extend(kept)
         else:

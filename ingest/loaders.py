@@ -25,7 +25,10 @@ from ingest.metadata import (
 PDF_EXT = {".pdf"}
 TEXT_EXT = {".txt", ".md", ".markdown"}
 JSONL_EXT = {".jsonl"}
-SUPPORTED = PDF_EXT | TEXT_EXT | JSONL_EXT
+# Reference-manager exports (ingest/refmanager.py); .json only when it looks like CSL-JSON
+# (index/inputs.py decides, since sidecars are .json too).
+MANIFEST_EXT = {".bib", ".bibtex", ".ris", ".json"}
+SUPPORTED = PDF_EXT | TEXT_EXT | JSONL_EXT | (MANIFEST_EXT - {".json"})
 PAGE_SEP = "\n\n"
 RECORD_SEP = "\n\n"
 
@@ -47,6 +50,11 @@ def load_file(path: Path, sha256: str, settings: IngestSettings) -> LoadResult:
         return LoadResult((load_text(path, sha256),))
     if ext in JSONL_EXT:
         return load_jsonl(path, sha256)
+    if ext in MANIFEST_EXT:
+        from ingest.refmanager import load_export
+
+        documents, warnings = load_export(path, settings)
+        return LoadResult(tuple(documents), tuple(warnings))
     raise IngestError(str(path), f"unsupported file type '{ext or '(none)'}'")
 
 
