@@ -46,6 +46,7 @@ def format_status(status: dict) -> str:
     ]
     rows = [
         f"{s['source_id']:<36} {s['year'] or '':<5} {s['chunks']:>4}  {s['title'][:70]}"
+        + ("  [metadata only]" if s.get("metadata_only") else "")
         for s in status["sources"]
     ]
     return "\n".join(head + rows)
@@ -64,8 +65,11 @@ def format_answer(answer) -> str:
             lines += [f"  - {ama_reference(c.source)}" for c in answer.sources]
         return "\n".join(lines)
     lines = []
+    sources = {c.citation: c.source for c in answer.sources}
     for i, q in enumerate(answer.quotes, start=1):
-        page = f", p. {q.page}" if q.page else ""
+        source = sources.get(q.citation)
+        label = source.page_label(q.page) if source else str(q.page or "")
+        page = f", p. {label}" if q.page else ""
         lines.append(f"{i}. \u201c{q.text}\u201d [{q.citation}{page}]")
     lines += ["", "References"]
     lines += [f"  [{c.citation}] {ama_reference(c.source)}" for c in answer.sources]

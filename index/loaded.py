@@ -47,6 +47,7 @@ def index_status(settings: Settings) -> dict:
     """What the index holds: sources with chunk counts, totals, model, build id and time."""
     loaded = open_index(settings)
     per_source = loaded.store.chunk_counts()
+    stubs = loaded.store.metadata_only_ids()
     sources = [
         {
             "source_id": s.source_id,
@@ -54,6 +55,7 @@ def index_status(settings: Settings) -> dict:
             "title": s.title,
             "year": s.year,
             "chunks": per_source.get(s.source_id, 0),
+            "metadata_only": s.source_id in stubs,  # listed, never quoted, until text comes
         }
         for s in sorted(loaded.store.sources.values(), key=lambda s: s.source_id)
     ]

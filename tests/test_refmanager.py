@@ -128,7 +128,11 @@ def test_exports_ingest_attached_pdfs_with_their_metadata_and_keep_metadata_only
     bad = exports / "latin1.bib"
     bad.write_bytes("@article{x, title={Caf\u00e9}}".encode("latin-1"))
     report = ingest_paths([exports], settings)
-    assert sorted(Path(p).name for p in report.ok) == ["endnote.ris", "library.bib", "mendeley.json"]
+    assert sorted(Path(p).name for p in report.ok) == [
+        "endnote.ris",
+        "library.bib",
+        "mendeley.json",
+    ]
     assert report.failed == [
         (
             str(bad),
@@ -137,7 +141,10 @@ def test_exports_ingest_attached_pdfs_with_their_metadata_and_keep_metadata_only
         )
     ]
     warned = [m for _, m in report.warnings]
-    assert "entry ghost2020: attached file files/99/missing.pdf not found; kept as metadata only" in warned
+    assert (
+        "entry ghost2020: attached file files/99/missing.pdf not found; kept as metadata only"
+        in warned
+    )
     status = index_status(settings)
     by_id = {s["source_id"]: s for s in status["sources"]}
     assert by_id[f"doi:{PONE_DOI}"]["chunks"] > 20
@@ -150,15 +157,21 @@ def test_exports_ingest_attached_pdfs_with_their_metadata_and_keep_metadata_only
         pone = store.sources[f"doi:{PONE_DOI}"]
         assert pone.journal == "PLoS One" and pone.pmid == "23029536"  # the entry's, not the PDF's
         assert pone.authors[0] == "Vincent Delorme" and pone.path.endswith("Delorme2012.pdf")
-        assert store.sources["doi:10.1289/ehp.11570"].title.startswith("Dietary Exposure to PBDE-47")
+        assert store.sources["doi:10.1289/ehp.11570"].title.startswith(
+            "Dietary Exposure to PBDE-47"
+        )
         assert store.metadata_only_ids() == {f"doi:{REVIEW_DOI}", "pmid:31000001", "pmid:1234"}
-        assert set(store.files()) == {str(exports / n) for n in ("endnote.ris", "library.bib", "mendeley.json")}
+        assert set(store.files()) == {
+            str(exports / n) for n in ("endnote.ris", "library.bib", "mendeley.json")
+        }
     finally:
         store.close()
 
     # a later PDF with the same DOI fills the metadata-only entry in
     later = ingest_paths([shared_path("corpus", "review")], settings)
-    assert later.ok and any("metadata-only entry; its text comes from" in m for _, m in later.warnings)
+    assert later.ok and any(
+        "metadata-only entry; its text comes from" in m for _, m in later.warnings
+    )
     by_id = {s["source_id"]: s for s in index_status(settings)["sources"]}
     assert by_id[f"doi:{REVIEW_DOI}"]["chunks"] >= 1
     assert by_id["pmid:31000001"]["chunks"] == 0 and by_id[f"doi:{PONE_DOI}"]["chunks"] > 20
