@@ -54,6 +54,31 @@ def cmd_ingest(args) -> int:
     return EXIT_PARTIAL if report.failed or report.duplicates else EXIT_OK
 
 
+def cmd_fetch(args) -> int:
+    from app.reporting import fetch_exit_code, format_fetch_report
+    from index.fetch import fetch_ids
+    from ingest.fetch import ids_from_text
+
+    ids = list(args.ids)
+    for name in args.from_file or []:
+        try:
+            ids += ids_from_text(Path(name).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            print(f"bala fetch: cannot read id list {name}: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    if not ids:
+        print("bala fetch: no ids given (PMID, DOI or PMCID, or --from FILE)", file=sys.stderr)
+        return EXIT_USAGE
+    settings = load_settings(args.index)
+    try:
+        report = fetch_ids(ids, settings, dry_run=args.dry_run, progress=sys.stderr.isatty())
+    except ValueError as exc:
+        print(f"bala fetch: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(format_fetch_report(report, settings.index_dir))
+    return fetch_exit_code(report)
+
+
 def cmd_status(args) -> int:
     from app.reporting import format_status
     from index.status import index_status
@@ -177,6 +202,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="everything, with each source's metadata")
     p.add_argument("--sources", action="store_true", help="also list every source")
     p.add_argument("--verify", action="store_true", help="also check every build file's sha256")
+    p = sub.add_parser("fetch", help="download PubMed/PMC records by id, then ingest them")
+    p.add_argument("ids", nargs="*", help="PMIDs, DOIs or PMCIDs")
+    p.add_argument("--from", dest="from_file", action="append", help="file of ids (repeatable)")
+    p.add_argument("--dry-run", action="store_true", help="list what would be fetched; no network")
+    _add_index(p)
+    p.set_defaults(func=cmd_fetch)
+
     _add_index(p)
     p.set_defaults(func=cmd_status)
 

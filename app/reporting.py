@@ -64,6 +64,7 @@ def format_status(status: dict, sources: bool = False) -> str:
         lines.append("")
         lines += [
             f"{s['source_id']:<36} {s['year'] or '':<5} {s['chunks']:>4}  {s['title'][:70]}"
+            + ("  [metadata only]" if s.get("metadata_only") else "")
             for s in status["sources"]
         ]
     return "\n".join(lines)
@@ -109,8 +110,11 @@ def format_answer(answer) -> str:
             lines += [f"  - {ama_reference(c.source)}" for c in answer.sources]
         return "\n".join(lines)
     lines = []
+    sources = {c.citation: c.source for c in answer.sources}
     for i, q in enumerate(answer.quotes, start=1):
-        page = f", p. {q.page}" if q.page else ""
+        source = sources.get(q.citation)
+        label = source.page_label(q.page) if source else str(q.page or "")
+        page = f", p. {label}" if q.page else ""
         lines.append(f"{i}. \u201c{q.text}\u201d [{q.citation}{page}]")
     lines += ["", "References"]
     lines += [f"  [{c.citation}] {ama_reference(c.source)}" for c in answer.sources]
@@ -132,3 +136,29 @@ def format_enrich_report(report) -> str:
         lines.append(f"{len(report.still_missing)} source(s) still without a title: {shown}{more}")
     lines.append(f"build {report.build_id} (nothing re-embedded)")
     return "\n".join(lines)
+
+
+def format_fetch_report(report, index_dir: Path) -> str:
+    """`bala fetch`: files written, files kept, ids not fetched (named), then the ingest."""
+    if report.planned:
+        return "\n".join(["dry run: nothing was fetched", *report.planned])
+    lines = [f"fetched  {path}" for path in report.downloaded]
+    lines += [f"kept     {path} (already in the library)" for path in report.present]
+    lines += [f"note     {ident}: {note}" for ident, note in report.notes]
+    lines += [f"NOT FETCHED {ident}: {reason}" for ident, reason in report.not_fetched]
+    lines.append(f"{report.requests} request(s) to NCBI; library {report.library}")
+    if report.not_fetched:
+        names = ", ".join(dict.fromkeys(ident for ident, _ in report.not_fetched))
+        lines.append(f"not fetched: {names}; files already in the library were not touched")
+    if report.ingest is not None:
+        lines += ["", format_ingest_report(report.ingest, index_dir)]
+    return "\n".join(lines)
+
+
+def fetch_exit_code(report) -> int:
+    """0 all fetched and ingested, 1 nothing could be had, 3 partial."""
+    if not report.not_fetched and not (report.ingest and report.ingest.failed):
+        return 0
+    if not report.downloaded and not report.present and report.not_fetched:
+        return 1
+    return 3

@@ -10,12 +10,19 @@ import sqlite3
 import sys
 import traceback
 import uuid
+from datetime import UTC, datetime
 
 import streamlit as st
 
 from app.engine.answer import Engine
 from app.engine.answer_types import ABSTAIN_MESSAGE, Answer, CitedSource
-from app.engine.citations import ama_authors, answer_bibtex, answer_markdown
+from app.engine.citations import (
+    ama_authors,
+    answer_bibtex,
+    answer_csl_json,
+    answer_markdown,
+    answer_ris,
+)
 from app.feedback import record_feedback
 from app.ui_text import (
     Context,
@@ -157,6 +164,7 @@ def quote_contexts(engine: Engine, answer: Answer) -> list[Context | None]:
 def ask(engine: Engine, question: str, filters: Filters) -> dict:
     """A history entry for one question; errors become a short message, traceback to stderr."""
     entry = {"id": uuid.uuid4().hex[:12], "question": question, "filters": filters}
+    entry["asked_at"] = datetime.now(UTC)
     try:
         answer = engine.ask(question, filters=filters)
         entry.update(answer=answer, contexts=quote_contexts(engine, answer), error=None)
@@ -170,7 +178,7 @@ def ask(engine: Engine, question: str, filters: Filters) -> dict:
 # --- rendering an answer -------------------------------------------------------------------
 
 
-def citation_marker(number: int, page: int | None) -> str:
+def citation_marker(number: int, page: int | str | None) -> str:
     page_part = f", p. {page}" if page else ""
     return f"\\[{number}{page_part}\\]"
 
@@ -178,8 +186,10 @@ def citation_marker(number: int, page: int | None) -> str:
 def render_quotes(answer: Answer, contexts: list[Context | None]) -> None:
     """Each quote with its [n] marker, and an expander with the passage around it."""
     st.caption(escape_markdown(answer.message))
+    sources = {c.citation: c.source for c in answer.sources}
     for i, (q, ctx) in enumerate(zip(answer.quotes, contexts, strict=True), start=1):
-        marker = citation_marker(q.citation, q.page)
+        source = sources.get(q.citation)
+        marker = citation_marker(q.citation, source.page_label(q.page) if source else q.page)
         st.markdown(f"> \u201c{escape_markdown(q.text)}\u201d **{marker}**")
         with st.expander(f"Passage around quote {i} {marker}"):
             if ctx is None:
@@ -200,7 +210,7 @@ def source_lines(cited: CitedSource, pages: list[int]) -> list[str]:
     lines = [f"**\\[{cited.citation}\\]** {title}{label}"]
     meta = [ama_authors(s.authors), s.journal, str(s.year or "")]
     if pages:
-        meta.append("p. " + ", ".join(str(p) for p in pages))
+        meta.append("p. " + ", ".join(s.page_label(p) for p in pages))
     meta_text = " \u00b7 ".join(escape_markdown(m) for m in meta if m)
     links = []
     if url := pubmed_url(s.pmid):
@@ -232,25 +242,26 @@ def render_abstention(answer: Answer) -> None:
         render_sources(answer, "Closest sources (closest, not supporting)")
 
 
+EXPORTS = (  # label, function, extension, MIME type
+    ("Markdown", answer_markdown, "md", "text/markdown"),
+    ("BibTeX", answer_bibtex, "bib", "application/x-bibtex"),
+    ("RIS", answer_ris, "ris", "application/x-research-info-systems"),
+    ("CSL-JSON", answer_csl_json, "json", "application/vnd.citationstyles.csl+json"),
+)
+
+
 def render_exports(entry: dict) -> None:
+    """Every answer (abstentions too) exports with its question, date, build and disclaimer."""
     answer: Answer = entry["answer"]
     stem = f"bala-answer-{entry['id']}"
-    cols = st.columns([1, 1, 3])
-    cols[0].download_button(
-        "Export Markdown",
-        answer_markdown(answer),
-        file_name=f"{stem}.md",
-        mime="text/markdown",
-        key=f"md_{entry['id']}",
-        on_click="ignore",
-    )
-    if not answer.abstained:
-        cols[1].download_button(
-            "Export BibTeX",
-            answer_bibtex(answer),
-            file_name=f"{stem}.bib",
-            mime="application/x-bibtex",
-            key=f"bib_{entry['id']}",
+    cols = st.columns([1, 1, 1, 1, 2])
+    for col, (label, export, ext, mime) in zip(cols, EXPORTS):
+        col.download_button(
+            f"Export {label}",
+            export(answer, entry.get("asked_at")),
+            file_name=f"{stem}.{ext}",
+            mime=mime,
+            key=f"{ext}_{entry['id']}",
             on_click="ignore",
         )
 

@@ -72,12 +72,51 @@ class AnswerSettings:
 
 
 @dataclass(frozen=True)
+class FetchSettings:
+    """`bala fetch` (the one command that uses the network): NCBI endpoints and manners.
+
+    Field names are unique across sections because each is overridden by BALA_<FIELD>."""
+
+    eutils_url: str = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils"
+    idconv_url: str = "https://pmc.ncbi.nlm.nih.gov/tools/idconv/api/v1/articles/"
+    pmc_oa_url: str = "https://www.ncbi.nlm.nih.gov/pmc/utils/oa/oa.fcgi"
+    ncbi_api_key: str = ""  # also read from NCBI_API_KEY; raises the limit from 3 to 10 req/s
+    ncbi_tool: str = "bala"
+    ncbi_email: str = ""
+    library_dir: str = ""  # downloads; default: a folder `library` beside the index directory
+    fetch_batch: int = 200  # ids per efetch request (NCBI: at most 200 on GET)
+    fetch_retries: int = 4  # per request, on 429, 5xx and dropped connections
+    fetch_backoff_s: float = 1.0  # first retry wait; doubles each time (Retry-After wins)
+    fetch_timeout_s: float = 30.0
+    fetch_full_text: bool = True  # also PMC open-access JATS where the licence allows
+
+
+@dataclass(frozen=True)
 class Settings:
     index_dir: Path = DEFAULT_INDEX_DIR
     ingest: IngestSettings = field(default_factory=IngestSettings)
     index: IndexSettings = field(default_factory=IndexSettings)
     retrieve: RetrieveSettings = field(default_factory=RetrieveSettings)
     answer: AnswerSettings = field(default_factory=AnswerSettings)
+    fetch: FetchSettings = field(default_factory=FetchSettings)
+
+    @property
+    def library_dir(self) -> Path:
+        """Where `bala fetch` puts downloads: the setting, else `library` beside the index."""
+        if self.fetch.library_dir:
+            return Path(self.fetch.library_dir).expanduser()
+        return self.index_dir.parent / "library"
+
+
+def _parse_bool(raw: str) -> bool:
+    return raw.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _fetch_from_env() -> FetchSettings:
+    fetch = _section_from_env(FetchSettings())
+    if not fetch.ncbi_api_key and os.environ.get("NCBI_API_KEY"):
+        fetch = replace(fetch, ncbi_api_key=os.environ["NCBI_API_KEY"])
+    return fetch
 
 
 def _section_from_env(section) -> object:
@@ -85,7 +124,9 @@ def _section_from_env(section) -> object:
     updates = {}
     for f in fields(section):
         current = getattr(section, f.name)
-        updates[f.name] = _env(f.name, current, type(current))
+        updates[f.name] = _env(
+            f.name, current, _parse_bool if isinstance(current, bool) else type(current)
+        )
     return replace(section, **updates)
 
 
@@ -99,4 +140,5 @@ def load_settings(index_dir: str | Path | None = None) -> Settings:
         index=_section_from_env(base.index),
         retrieve=_section_from_env(base.retrieve),
         answer=_section_from_env(base.answer),
+        fetch=_fetch_from_env(),
     )

@@ -41,6 +41,17 @@ class Source:
     population: str = ""  # pediatric | adult | both
     diseases: tuple[str, ...] = ()  # B-ALL, AML, DLBCL, CLL, ...
     labels_from: str = ""  # medline | text: what the labels were derived from
+    # The journal page printed on each PDF page (index 0 = PDF page 1); () when the PDF's
+    # own numbering is the citable one. Quotes keep PDF page numbers; citations print these.
+    page_labels: tuple[str, ...] = ()
+
+    def page_label(self, page: int | None) -> str:
+        """The citable page of PDF page `page` ('' for none)."""
+        if page is None:
+            return ""
+        if 1 <= page <= len(self.page_labels):
+            return self.page_labels[page - 1]
+        return str(page)
 
 
 @dataclass(frozen=True)

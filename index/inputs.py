@@ -6,8 +6,9 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.loaders import is_supported
+from ingest.loaders import MANIFEST_EXT, is_supported
 from ingest.metadata import is_sidecar
+from ingest.refmanager import all_attachments, looks_like_csl_json
 
 
 @dataclass(frozen=True)
@@ -32,10 +33,20 @@ def discover(paths: list[Path]) -> tuple[list[Path], list[tuple[str, str]], list
                 continue
             if is_supported(candidate):
                 found.append(candidate)
-            elif not is_sidecar(candidate):
+            elif is_sidecar(candidate):
+                continue
+            elif candidate.suffix.lower() == ".json" and looks_like_csl_json(candidate):
+                found.append(candidate)
+            else:
                 reason = f"unsupported file type '{candidate.suffix or '(none)'}'"
                 skipped.append((str(candidate), reason))
-    return list(dict.fromkeys(found)), skipped, missing
+    return _without_attachments(list(dict.fromkeys(found))), skipped, missing
+
+
+def _without_attachments(found: list[Path]) -> list[Path]:
+    """PDFs that a reference-manager export in the run attaches are ingested through it."""
+    attached = {p for f in found if f.suffix.lower() in MANIFEST_EXT for p in all_attachments(f)}
+    return [f for f in found if f not in attached]
 
 
 def file_sha256(path: Path) -> str:
@@ -45,6 +56,9 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     sidecar = path.with_suffix(".json")
-    if path.suffix.lower() != ".jsonl" and sidecar.is_file():
+    if path.suffix.lower() in MANIFEST_EXT:  # an export changes when an attached file does
+        for attached in all_attachments(path):
+            digest.update(b"\x00attached\x00" + file_sha256(attached).encode())
+    elif path.suffix.lower() != ".jsonl" and sidecar.is_file():
         digest.update(b"\x00sidecar\x00" + sidecar.read_bytes())
     return digest.hexdigest()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from core.types import Document, IngestReport
 from index.manifest import Manifest
+from index.store import Store
 
 
 @dataclass
@@ -55,24 +56,52 @@ class Contents:
         return {sid for _, ids in self.files.values() for sid in ids}
 
 
+EXPORT_EXT = {".bib", ".bibtex", ".ris", ".json"}  # reference-manager exports (CSL as .json)
+
+
 def has_curated_metadata(path: str) -> bool:
-    """A file with a sidecar carries metadata a maintainer wrote (or exported) for it."""
+    """A file whose metadata a maintainer wrote or exported: a sidecar beside it, or a
+    reference-manager export (its attached PDFs come with the entry's metadata)."""
     file = Path(path)
-    return file.suffix.lower() not in (".jsonl", ".json") and file.with_suffix(".json").is_file()
+    suffix = file.suffix.lower()
+    if suffix in EXPORT_EXT:
+        return True
+    return suffix != ".jsonl" and file.with_suffix(".json").is_file()
 
 
-def _winners(candidates: dict[str, list[str]], live: LiveBuild) -> dict[str, str]:
-    """The file that provides each source id: curated metadata first, then the file that
-    already provides it in the live build (first indexed), then path order."""
+def metadata_only(plan: Plan, live: LiveBuild) -> set[tuple[str, str]]:
+    """(file, source id) pairs that hold no text: reference-manager entries without a file."""
+    stubs = {
+        (key, d.source_id)
+        for key, (_, docs) in plan.files.items()
+        if docs is not None
+        for d in docs
+        if not d.text
+    }
+    reused = [key for key, (_, docs) in plan.files.items() if docs is None]
+    if reused and live.store_path is not None:
+        store = Store(live.store_path)
+        try:
+            empty = store.metadata_only_ids()
+        finally:
+            store.close()
+        stubs |= {(key, s) for key in reused for s in live.files[key][1] if s in empty}
+    return stubs
+
+
+def _winners(candidates: dict[str, list[str]], live: LiveBuild, stubs) -> dict[str, str]:
+    """The file that provides each source id: one that holds its text before a metadata-only
+    entry, then curated metadata, then the file that already provides it in the live build
+    (first indexed), then path order."""
     holder = {sid: key for key, (_, ids) in live.files.items() for sid in ids}
     best: dict[str, tuple] = {}
     for key, ids in candidates.items():
         curated = has_curated_metadata(key)
         for sid in ids:
-            rank = (not curated, holder.get(sid) != key, key)
+            rank = ((key, sid) in stubs, not curated, holder.get(sid) != key, key)
             if sid not in best or rank < best[sid]:
                 best[sid] = rank
-    return {sid: rank[2] for sid, rank in best.items()}
+    return {sid: rank[-1] for sid, rank in best.items()}
 
 
 def _report_duplicates(key: str, ids: list[str], winner: dict[str, str], report) -> None:
@@ -86,12 +115,20 @@ def _report_duplicates(key: str, ids: list[str], winner: dict[str, str], report)
 
 def unique_contents(plan: Plan, live: LiveBuild, report: IngestReport) -> Contents:
     candidates = {key: source_ids(plan.files[key], live, key) for key in plan.files}
-    winner = _winners(candidates, live)
+    stubs = metadata_only(plan, live)
+    winner = _winners(candidates, live, stubs)
     out = Contents()
     for key in sorted(plan.files):
         sha, docs = plan.files[key]
         kept = [sid for sid in dict.fromkeys(candidates[key]) if winner[sid] == key]
         lost = [sid for sid in dict.fromkeys(candidates[key]) if winner[sid] != key]
+        filled = [sid for sid in lost if (key, sid) in stubs]
+        if filled and docs is not None:
+            report.warnings.extend(
+                (key, f"{sid}: metadata-only entry; its text comes from {winner[sid]}")
+                for sid in filled
+            )
+        lost = [sid for sid in lost if (key, sid) not in stubs]
         if lost:
             out.duplicates[key] = lost
             if docs is not None or set(lost) != set(live.duplicates.get(key, ())):

@@ -70,10 +70,12 @@ def _manifest_part(manifest: Manifest) -> dict:
 
 def _contents_part(loaded: LoadedIndex) -> dict:
     per_source = loaded.store.chunk_counts()
+    stubs = loaded.store.metadata_only_ids()
     sources = [
         {
             **source_to_dict(s),
             "chunks": per_source.get(s.source_id, 0),
+            "metadata_only": s.source_id in stubs,  # listed, never quoted, until text comes
             "missing_metadata": missing_fields(s),
             "labels": {
                 "design": s.design,

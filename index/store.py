@@ -307,6 +307,12 @@ class Store:
             ).fetchone()
         return row[0] if row else ""
 
+    def metadata_only_ids(self) -> set[str]:
+        """Sources stored without text (reference-manager entries with no file yet)."""
+        with self._lock:
+            rows = self._db.execute("SELECT source_id FROM documents WHERE text = ''").fetchall()
+        return {sid for (sid,) in rows}
+
     def files(self) -> dict[str, tuple[str, list[str]]]:
         with self._lock:
             rows = self._db.execute("SELECT path, sha256, source_ids FROM files").fetchall()

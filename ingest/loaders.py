@@ -15,13 +15,22 @@ from core.settings import IngestSettings
 from core.types import Document, PageSpan, Source
 from ingest.errors import IngestError
 from ingest.labels import label_source
-from ingest.metadata import doi_from_first_page, read_sidecar, source_from_meta
+from ingest.metadata import (
+    finish_pdf_metadata,
+    merge_metadata,
+    pdf_metadata,
+    read_sidecar,
+    source_from_meta,
+)
 
 PDF_EXT = {".pdf"}
 TEXT_EXT = {".txt", ".md", ".markdown"}
 JSONL_EXT = {".jsonl"}
 XML_EXT = {".xml", ".nxml", ".xml.gz", ".nxml.gz"}  # PubMed/MEDLINE or PMC JATS (by root)
-SUPPORTED = PDF_EXT | TEXT_EXT | JSONL_EXT | XML_EXT
+# Reference-manager exports (ingest/refmanager.py); .json only when it looks like CSL-JSON
+# (index/inputs.py decides, since sidecars are .json too).
+MANIFEST_EXT = {".bib", ".bibtex", ".ris", ".json"}
+SUPPORTED = PDF_EXT | TEXT_EXT | JSONL_EXT | XML_EXT | (MANIFEST_EXT - {".json"})
 PAGE_SEP = "\n\n"
 RECORD_SEP = "\n\n"
 
@@ -68,11 +77,20 @@ def _load_by_type(path: Path, sha256: str, settings: IngestSettings) -> LoadResu
         return load_jsonl(path, sha256)
     if ext in XML_EXT:
         return load_xml(path, sha256, settings)
+    if ext in MANIFEST_EXT:
+        from ingest.refmanager import load_export
+
+        documents, warnings = load_export(path, settings)
+        return LoadResult(tuple(documents), tuple(warnings))
     raise IngestError(str(path), f"unsupported file type '{ext or '(none)'}'")
 
 
-def load_pdf(path: Path, sha256: str, settings: IngestSettings) -> Document:
-    """A paged document from a PDF, metadata from the sidecar or else the PDF itself."""
+def load_pdf(
+    path: Path, sha256: str, settings: IngestSettings, given: dict | None = None
+) -> Document:
+    """A paged document from a PDF. Metadata: what the PDF prints on page 1 and its info
+    dictionary, under what the maintainer gave (`given`, e.g. a reference-manager entry,
+    else the sidecar JSON), field by field."""
     from ingest.pdf import parse_pdf  # sandboxed parser; imported lazily
 
     parsed = parse_pdf(
@@ -81,12 +99,10 @@ def load_pdf(path: Path, sha256: str, settings: IngestSettings) -> Document:
     text, spans = join_pages(parsed.pages)
     if not text.strip():
         raise IngestError(str(path), "no text layer (image-only/scanned PDF); OCR it first")
-    meta = read_sidecar(path)
-    if meta is None:
-        meta = dict(parsed.metadata)
-        meta.setdefault("doi", doi_from_first_page(parsed.pages[0] if parsed.pages else ""))
-        if not meta.get("title"):
-            meta["title"] = path.stem
+    found = pdf_metadata(parsed.pages, parsed.metadata, parsed.furniture, parsed.page_labels)
+    meta = finish_pdf_metadata(merge_metadata(found, given or read_sidecar(path)))
+    if not meta.get("title"):
+        meta["title"] = path.stem
     source = source_from_meta(meta, text=text, path=str(path), sha256=sha256)
     return Document(source, text, spans)
 

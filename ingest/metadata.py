@@ -8,6 +8,7 @@ from pathlib import Path
 
 from core.types import Source, sha256_text
 from ingest.errors import IngestError
+from ingest.printed import journal_page_labels, printed_metadata
 
 DOI_RE = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>]+)", re.IGNORECASE)
 
@@ -94,6 +95,7 @@ def source_from_meta(meta: dict, *, text: str, path: str, sha256: str) -> Source
         url=url,
         path=path,
         sha256=sha256,
+        page_labels=tuple(str(p) for p in meta.get("page_labels") or ()),
     )
 
 
@@ -101,3 +103,40 @@ def doi_from_first_page(first_page: str) -> str:
     """The DOI printed on a paper's first page when exactly one distinct DOI appears there."""
     found = {normalize_doi(m) for m in DOI_RE.findall(first_page)}
     return found.pop() if len(found) == 1 else ""
+
+
+def _given(value) -> bool:
+    return value not in (None, "", [], (), {})
+
+
+def merge_metadata(found: dict, given: dict | None) -> dict:
+    """Metadata the maintainer gave (a sidecar, a reference-manager entry) over what the file
+    itself says, field by field: a given field without a value keeps the found one (a
+    sidecar without `doi` keeps the printed DOI)."""
+    merged = dict(found)
+    merged.update({k: v for k, v in (given or {}).items() if _given(v)})
+    return merged
+
+
+def pdf_metadata(pages: tuple[str, ...], info: dict, furniture=(), pdf_labels=()) -> dict:
+    """What a PDF says about itself: its info dictionary, overridden by what page 1 prints
+    (citation line, running header, byline), and the DOI printed on page 1."""
+    first = pages[0] if pages else ""
+    found = {k: v for k, v in info.items() if k in ("title", "doi", "creation_date", "subject")}
+    if info.get("author"):
+        found["authors"] = info["author"]
+    found.setdefault("doi", doi_from_first_page(first) or doi_from_first_page(" ".join(furniture)))
+    found.update(printed_metadata(first, tuple(furniture), str(info.get("title") or "")))
+    found["pdf_page_labels"] = tuple(pdf_labels)
+    found["n_pages"] = len(pages)
+    return found
+
+
+def finish_pdf_metadata(meta: dict) -> dict:
+    """The page labels, from the final (merged) page range."""
+    labels = journal_page_labels(
+        int(meta.get("n_pages") or 0),
+        tuple(meta.get("pdf_page_labels") or ()),
+        str(meta.get("pages") or ""),
+    )
+    return {**meta, "page_labels": labels}

@@ -31,10 +31,14 @@ class ParsedPdf:
     """Cleaned text per page (page 1 first, '' for a page without text) and info-dict
     metadata: 'title', 'author', 'subject', 'creation_date' (ISO 8601), present only when
     known; plus 'doi' (bare, lower case) when the info dict or the first page's removed
-    header/footer names exactly one DOI, since cleaning takes it out of the page text."""
+    header/footer names exactly one DOI, since cleaning takes it out of the page text.
+    `furniture`: the first page's removed header/footer lines (where journals print the
+    citation); `page_labels`: the PDF's page labels (pypdf; "1".."n" when it has none)."""
 
     pages: tuple[str, ...]
     metadata: dict[str, str]
+    furniture: tuple[str, ...] = ()
+    page_labels: tuple[str, ...] = ()
 
 
 PDFParserFn = Callable[[Path], ParsedPdf]
@@ -50,13 +54,23 @@ def parse_pdf(path: Path, *, timeout_s: float = 60.0, max_memory_mb: int = 1536)
         )
     except SandboxError as exc:
         raise IngestError(str(path), exc.reason) from None
-    return ParsedPdf(tuple(data["pages"]), dict(data["metadata"]))
+    return ParsedPdf(
+        tuple(data["pages"]),
+        dict(data["metadata"]),
+        tuple(data.get("furniture", ())),
+        tuple(data.get("page_labels", ())),
+    )
 
 
 def parse_pdf_data(path: str) -> dict:
     """`parse_pdf_inprocess` as plain JSON data: the sandbox's wire format."""
     parsed = parse_pdf_inprocess(Path(path))
-    return {"pages": list(parsed.pages), "metadata": parsed.metadata}
+    return {
+        "pages": list(parsed.pages),
+        "metadata": parsed.metadata,
+        "furniture": list(parsed.furniture),
+        "page_labels": list(parsed.page_labels),
+    }
 
 
 def check_pdf_file(path: Path) -> None:
@@ -96,8 +110,18 @@ def parse_pdf_inprocess(path: Path) -> ParsedPdf:
         raise IngestError(str(path), f"text cleaning failed ({type(exc).__name__}: {exc})") from exc
     if not any(page.strip() for page in cleaned.pages):
         raise IngestError(str(path), NO_TEXT)
-    doi = metadata.get("doi") or _single_doi(cleaned.furniture[0] if cleaned.furniture else ())
-    return ParsedPdf(cleaned.pages, {**metadata, **({"doi": doi} if doi else {})})
+    first_furniture = tuple(cleaned.furniture[0]) if cleaned.furniture else ()
+    doi = metadata.get("doi") or _single_doi(first_furniture)
+    meta = {**metadata, **({"doi": doi} if doi else {})}
+    return ParsedPdf(cleaned.pages, meta, first_furniture, _page_labels(reader))
+
+
+def _page_labels(reader) -> tuple[str, ...]:
+    """The PDF's page labels ('i', 'ii', '64', ...); () when they cannot be read."""
+    try:
+        return tuple(str(label) for label in reader.page_labels)
+    except Exception:  # noqa: BLE001 - a broken /PageLabels tree only loses the labels
+        return ()
 
 
 def _single_doi(texts) -> str:

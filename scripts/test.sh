@@ -7,5 +7,5 @@ if [ -f scripts/install_browser.sh ]; then bash scripts/install_browser.sh; fi
 # shellcheck disable=SC1091
 source "${BALA_VENV:-.venv}/bin/activate"
 export HF_HUB_OFFLINE=1
-python -m ruff check ingest index app eval tests
+python -m ruff check core ingest index app eval tests
 python -m pytest "$@"

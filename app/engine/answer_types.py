@@ -57,6 +57,7 @@ class Answer:
                     "start": q.start,
                     "end": q.end,
                     "page": q.page,
+                    "page_label": _page_label(self.sources, q),
                     "citation": q.citation,
                     "score": round(q.score, 4),
                     "chunk_id": q.chunk_id,
@@ -69,6 +70,12 @@ class Answer:
             "dropped_quotes": self.dropped_quotes,
             "missing_terms": list(self.missing_terms),
         }
+
+
+def _page_label(sources: tuple[CitedSource, ...], quote: Quote) -> str:
+    """The citable (journal) page of a quote's PDF page, '' for unpaged text."""
+    source = next((c.source for c in sources if c.citation == quote.citation), None)
+    return source.page_label(quote.page) if source else str(quote.page or "")
 
 
 def _source_json(cited: CitedSource) -> dict:

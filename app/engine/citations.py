@@ -1,11 +1,27 @@
-"""Reference formatting: AMA-style lines, BibTeX entries and a Markdown export of an answer."""
+"""Reference formatting and answer exports.
+
+References are AMA, formatted by citeproc-py with the CSL project's AMA style
+(app/engine/csl.py) when a source has authors and a title; otherwise (and if citeproc fails)
+by `hand_ama_reference`, because citeproc-py does not suppress a substituted variable and
+prints an author-less title twice. PMIDs are appended (AMA leaves them out; clinicians use
+them). Exports: Markdown, BibTeX, RIS and CSL-JSON; each carries the question, the date it
+was asked, the index build and the decision-support disclaimer, abstentions included.
+"""
 
 from __future__ import annotations
 
+import json
 import re
+from datetime import UTC, datetime
 
-from app.engine.answer_types import Answer
+from app.engine.answer_types import Answer, Quote
+from app.engine.csl import citeproc_ama, csl_name, source_to_csl
 from core.types import Source
+
+DISCLAIMER = (
+    "bala is decision support, not medical advice. Every quote is verbatim from the indexed "
+    "literature, with its source; read the sources before acting."
+)
 
 
 def ama_author(name: str) -> str:
@@ -37,7 +53,18 @@ def source_link(source: Source) -> str:
 
 
 def ama_reference(source: Source) -> str:
-    """AMA style: Authors. Title. Journal. Year;Vol(Issue):Pages. doi/PMID."""
+    """AMA style: Authors. Title. Journal. Year;Vol(Issue):Pages. doi. PMID."""
+    if source.authors and source.title:
+        text = citeproc_ama(source)
+        if text:
+            if source.pmid and f"PMID: {source.pmid}" not in text:
+                text = f"{text.rstrip()} PMID: {source.pmid}."
+            return text
+    return hand_ama_reference(source)
+
+
+def hand_ama_reference(source: Source) -> str:
+    """Our own AMA formatter (no citeproc): for sources without authors or title."""
     parts = []
     if source.authors:
         parts.append(ama_authors(source.authors) + ".")
@@ -70,7 +97,7 @@ def _bib_escape(value: str) -> str:
     return re.sub(r"([{}\\&%$#_])", r"\\\1", value)
 
 
-def bibtex_entry(source: Source) -> str:
+def bibtex_entry(source: Source, note: str = "", key: str = "") -> str:
     fields = {
         "title": source.title,
         "author": " and ".join(source.authors),
@@ -82,29 +109,171 @@ def bibtex_entry(source: Source) -> str:
         "doi": source.doi,
         "pmid": source.pmid,
         "url": source_link(source),
+        "note": note,
     }
     body = ",\n".join(f"  {k} = {{{_bib_escape(v)}}}" for k, v in fields.items() if v)
-    return f"@article{{{_bib_key(source)},\n{body}\n}}"
+    return f"@article{{{key or _bib_key(source)},\n{body}\n}}"
 
 
-def answer_bibtex(answer: Answer) -> str:
-    return "\n\n".join(bibtex_entry(c.source) for c in answer.sources if c.supporting) + "\n"
+def asked_stamp(asked_at: datetime | None) -> str:
+    return (asked_at or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def answer_markdown(answer: Answer) -> str:
+def export_header(answer: Answer, asked_at: datetime | None = None) -> dict:
+    """What every export carries about the answer itself."""
+    return {
+        "question": answer.question,
+        "asked_at": asked_stamp(asked_at),
+        "build_id": answer.build_id,
+        "outcome": answer.message,
+        "abstained": answer.abstained,
+        "disclaimer": DISCLAIMER,
+    }
+
+
+def _header_line(head: dict) -> str:
+    return (
+        f"bala answer to: {head['question']} | asked {head['asked_at']} | "
+        f"index build {head['build_id']} | {head['outcome']} | {head['disclaimer']}"
+    )
+
+
+def _quotes_of(answer: Answer) -> dict[int, list[Quote]]:
+    found: dict[int, list[Quote]] = {}
+    for q in answer.quotes:
+        found.setdefault(q.citation, []).append(q)
+    return found
+
+
+def _page_text(source: Source, quote: Quote) -> str:
+    return f", p. {source.page_label(quote.page)}" if quote.page else ""
+
+
+def _use_note(answer: Answer, cited, head: dict) -> str:
+    """Why this source is in the export: its [n] and its quotes, verbatim."""
+    role = f"[{cited.citation}]" if cited.supporting else "closest source, not supporting"
+    quotes = " ".join(
+        f"\u201c{q.text}\u201d{_page_text(cited.source, q)}"
+        for q in _quotes_of(answer).get(cited.citation, [])
+    )
+    return f"{role} in the {_header_line(head)}" + (f" Quotes: {quotes}" if quotes else "")
+
+
+def answer_bibtex(answer: Answer, asked_at: datetime | None = None) -> str:
+    """Cited sources as BibTeX (closest sources for an abstention), after an @comment that
+    holds the question, date, build and disclaimer; each entry's note says why it is here."""
+    head = export_header(answer, asked_at)
+    parts = [f"@comment{{{_bib_escape(_header_line(head))}}}"]
+    used: set[str] = set()
+    for cited in answer.sources:
+        key = base = _bib_key(cited.source)
+        for suffix in "bcdefghijklmnopqrstuvwxyz":
+            if key not in used:
+                break
+            key = base + suffix
+        used.add(key)
+        parts.append(bibtex_entry(cited.source, note=_use_note(answer, cited, head), key=key))
+    return "\n\n".join(parts) + "\n"
+
+
+def answer_markdown(answer: Answer, asked_at: datetime | None = None) -> str:
     """The answer as Markdown: the question, quotes with [n], then numbered references."""
-    lines = [f"## {answer.question}", ""]
+    head = export_header(answer, asked_at)
+    lines = [
+        f"## {answer.question}",
+        "",
+        f"_Asked {head['asked_at']} \u00b7 bala index build {answer.build_id}_",
+        "",
+        f"> {DISCLAIMER}",
+        "",
+    ]
+    sources = {c.citation: c.source for c in answer.sources}
     if answer.abstained:
         lines += [f"**{answer.message}.**", ""]
+        if answer.missing_terms:
+            lines += [f"No retrieved passage mentions: {', '.join(answer.missing_terms)}.", ""]
         if answer.sources:
             lines.append("Closest sources (not supporting):")
             lines += [f"- {ama_reference(c.source)}" for c in answer.sources]
     else:
         for q in answer.quotes:
-            page = f", p. {q.page}" if q.page else ""
+            source = sources.get(q.citation)
+            page = _page_text(source, q) if source else (f", p. {q.page}" if q.page else "")
             lines.append(f"> \u201c{q.text}\u201d [{q.citation}{page}]")
             lines.append("")
         lines.append("### References")
         lines += [f"{c.citation}. {ama_reference(c.source)}" for c in answer.sources]
     lines += ["", f"_bala build {answer.build_id}_"]
     return "\n".join(lines) + "\n"
+
+
+def _ris_pages(pages: str) -> dict:
+    first, _, last = pages.partition("-")
+    return {k: v for k, v in (("start_page", first), ("end_page", last)) if v}
+
+
+def _ris_author(name: str) -> str:
+    parts = csl_name(name)
+    if "literal" in parts:
+        return parts["literal"]
+    return f"{parts['family']}, {parts['given']}".strip(", ")
+
+
+def answer_ris(answer: Answer, asked_at: datetime | None = None) -> str:
+    """RIS: a GEN record for the answer itself (question, date, build, outcome, disclaimer,
+    the quotes), then one JOUR record per source with its use in the answer as a note."""
+    import rispy
+
+    head = export_header(answer, asked_at)
+    quotes = [f"[{q.citation}] \u201c{q.text}\u201d" for q in answer.quotes]
+    records = [
+        {
+            "type_of_reference": "GEN",
+            "title": f"bala answer: {answer.question}",
+            "date": head["asked_at"][:10].replace("-", "/"),
+            "year": head["asked_at"][:4],
+            "abstract": " ".join(quotes) or f"{answer.message}.",
+            "notes": [_header_line(head)],
+        }
+    ]
+    for cited in answer.sources:
+        s = cited.source
+        record = {
+            "type_of_reference": "JOUR",
+            "title": s.title or f"[title not in the library; {s.source_id}]",
+            "authors": [_ris_author(a) for a in s.authors],
+            "journal_name": s.journal,
+            "year": str(s.year or ""),
+            "volume": s.volume,
+            "number": s.issue,
+            "doi": s.doi,
+            "accession_number": s.pmid,
+            "urls": [source_link(s)] if source_link(s) else [],
+            "notes": [_use_note(answer, cited, head)],
+            **_ris_pages(s.pages),
+        }
+        records.append({k: v for k, v in record.items() if v})
+    return rispy.dumps(records)
+
+
+def answer_csl_json(answer: Answer, asked_at: datetime | None = None) -> str:
+    """CSL-JSON (Zotero, Mendeley, citeproc): a `document` item for the answer, then the
+    sources, each with its use in the answer as `note`."""
+    head = export_header(answer, asked_at)
+    stamp = head["asked_at"]
+    answer_item = {
+        "id": "bala-answer",
+        "type": "document",
+        "title": f"bala answer: {answer.question}",
+        "issued": {"date-parts": [[int(stamp[:4]), int(stamp[5:7]), int(stamp[8:10])]]},
+        "abstract": " ".join(f"[{q.citation}] \u201c{q.text}\u201d" for q in answer.quotes)
+        or f"{answer.message}.",
+        "note": _header_line(head),
+        "publisher": f"bala index build {answer.build_id}",
+    }
+    items = [answer_item]
+    for cited in answer.sources:
+        item = source_to_csl(cited.source, f"ref{cited.citation}")
+        item["note"] = _use_note(answer, cited, head)
+        items.append(item)
+    return json.dumps(items, indent=2, ensure_ascii=False) + "\n"
