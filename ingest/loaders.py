@@ -61,7 +61,9 @@ def load_pdf(path: Path, sha256: str, settings: IngestSettings) -> Document:
         if not meta.get("title"):
             meta["title"] = path.stem
     source = source_from_meta(meta, text=text, path=str(path), sha256=sha256)
-    return Document(source, text, spans)
+    from ingest.references import with_references  # reference list + in-text citations
+
+    return with_references(Document(source, text, spans))
 
 
 def join_pages(pages: tuple[str, ...] | list[str]) -> tuple[str, tuple[PageSpan, ...]]:
