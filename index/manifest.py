@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-SCHEMA_VERSION = 3  # 3: BM25 row terms kept as arrays beside the index (no tokens in the store)
+SCHEMA_VERSION = 4  # 4: doc_refs table (a work's reference list and in-text citations)
+# 3: BM25 row terms kept as arrays beside the index (no tokens in the store)
 
 
 class IndexMismatchError(RuntimeError):
