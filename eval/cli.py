@@ -83,7 +83,13 @@ def _cmd_abstention(args, engine_for) -> int:
 
 
 # Benchmarks that live in their own modules, each exposing register_bench(bench_subparsers).
-BENCH_MODULES = ("eval.bench_bioasq", "eval.bench_ingest", "eval.bench_scale", "eval.pdf_fidelity")
+BENCH_MODULES = (
+    "eval.bench_bioasq",
+    "eval.bench_ingest",
+    "eval.bench_scale",
+    "eval.pdf_fidelity",
+    "eval.bench_refs",
+)
 
 
 def add_eval_commands(sub, add_index, engine_for) -> None:
