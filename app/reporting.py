@@ -48,7 +48,23 @@ def format_status(status: dict) -> str:
         f"{s['source_id']:<36} {s['year'] or '':<5} {s['chunks']:>4}  {s['title'][:70]}"
         for s in status["sources"]
     ]
-    return "\n".join(head + rows)
+    return "\n".join(head + rows + format_coverage(status.get("references", [])))
+
+
+def format_coverage(rows: list[dict]) -> list[str]:
+    """`bala status`: each indexed work with a reference list, and how much of it is held."""
+    if not rows:
+        return []
+    lines = [
+        "",
+        "reference lists (cited in text / in library / missing; `bala refs ID` lists them)",
+    ]
+    lines += [
+        f"{r['source_id']:<36} {r['cited']:>4} cited {r['in_library']:>4} in library "
+        f"{r['missing']:>4} missing  {r['title'][:50]}"
+        for r in rows
+    ]
+    return lines
 
 
 def cited_line(work) -> str:

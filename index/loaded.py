@@ -72,7 +72,15 @@ def index_status(settings: Settings) -> dict:
             "by_kind": _count_kinds(sources),
         },
         "sources": sources,
+        "references": _reference_coverage(loaded.store),
     }
+
+
+def _reference_coverage(store: Store) -> list[dict]:
+    """Per indexed work with a reference list: cited / in library / missing."""
+    from index.review_refs import reference_coverage
+
+    return reference_coverage(store)
 
 
 def _count_kinds(sources: list[dict]) -> dict[str, int]:

@@ -6,6 +6,8 @@ import json
 import shutil
 from types import SimpleNamespace
 
+import pytest
+
 from app.engine import cited
 from app.engine.answer_types import Answer, Quote
 from core.types import Citation, Reference, Source
@@ -107,13 +109,22 @@ def test_quotes_outside_citing_sentences_and_abstentions_are_left_alone():
     assert cited.attach_cited_evidence(engine, "q", _answer([], True)).cited_evidence == ()
 
 
-def test_a_real_review_links_to_the_cited_papers_passage(tmp_path, settings_for):
-    from app.engine.answer import Engine
+QUESTION = (
+    "Has inter-epidemic transmission of RVFV been shown to occur in African buffalo, humans "
+    "and sheep?"
+)
+REVIEW_ID = "doi:10.1371/journal.pntd.0002065"
+
+
+@pytest.fixture(scope="module")
+def cited_index(tmp_path_factory):
+    """The pntd article as the review, plus one cited paper (ref 15) as PubMed passages."""
+    from core.settings import load_settings
     from index.build import ingest_paths
-    from index.retrieve import Filters
     from tests.conftest import shared_path
 
-    lib = tmp_path / "lib"
+    root = tmp_path_factory.mktemp("cited")
+    lib = root / "lib"
     lib.mkdir()
     shutil.copy(shared_path("bench", "references", "pntd.0002065.pdf"), lib / "review.pdf")
     records = [
@@ -133,14 +144,20 @@ def test_a_real_review_links_to_the_cited_papers_passage(tmp_path, settings_for)
         for i, (s, t) in enumerate(records)
     ]
     (lib / "cited.jsonl").write_text("\n".join(lines), encoding="utf-8")
-    settings = settings_for()
+    settings = load_settings(root / "index")
     assert not ingest_paths([lib], settings).failed
+    return settings
+
+
+def test_a_real_review_links_to_the_cited_papers_passage(cited_index):
+    from app.engine.answer import Engine
+    from index.retrieve import Filters
+
+    settings = cited_index
+    review = REVIEW_ID
     engine = Engine(settings)
     review = "doi:10.1371/journal.pntd.0002065"
-    answer = engine.ask(
-        "Has inter-epidemic transmission of RVFV been shown to occur in African buffalo, humans and sheep?",
-        filters=Filters(source_ids=frozenset({review})),
-    )
+    answer = engine.ask(QUESTION, filters=Filters(source_ids=frozenset({review})))
     assert answer.quotes and answer.quotes[0].source_id == review
     (evidence,) = [e for e in answer.cited_evidence if e.quote_index == 0]
     works = {w.n: w for w in evidence.works}
@@ -149,3 +166,22 @@ def test_a_real_review_links_to_the_cited_papers_passage(tmp_path, settings_for)
     q = works[15].quote
     assert engine.loaded.store.stored_slice(q.source_id, q.start, q.end) == q.text
     assert all(works[n].status == cited.NOT_IN_LIBRARY for n in (16, 17, 18))
+
+
+def test_the_app_shows_coverage_and_what_a_quote_cites(cited_index, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    app = str(
+        __import__("pathlib").Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py"
+    )
+    monkeypatch.setenv("BALA_INDEX", str(cited_index.index_dir))
+    at = AppTest.from_file(app, default_timeout=120)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    sidebar = " ".join(m.value for m in at.sidebar.markdown)
+    assert "32 cited \u00b7 1 in library \u00b7 31 missing" in sidebar
+    assert any("RIS" in b.label for b in at.sidebar.get("download_button"))
+    at.chat_input[0].set_value(QUESTION).run()
+    assert not at.exception, [e.value for e in at.exception]
+    labels = [e.label for e in at.expander]
+    assert any(label.startswith("Cites 4 work(s)") for label in labels), labels
