@@ -149,6 +149,30 @@ def _add_label_filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--disease", action="append", choices=DISEASES)
 
 
+def cmd_refs(args) -> int:
+    """`bala refs SOURCE_ID|PATH`: a work's references, each in the library or missing."""
+    from app.reporting import format_refs
+    from index.review_refs import ReviewNotFound, load_review, missing_as, report_json
+    from ingest.errors import IngestError
+
+    try:
+        refs, chunks = load_review(load_settings(args.index), args.target)
+    except (ReviewNotFound, IngestError) as exc:
+        print(f"bala: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    if args.missing_as:
+        sys.stdout.write(missing_as(refs, args.missing_as))
+        if args.missing_as == "pmids":
+            unlisted = sum(1 for r in refs.missing if not r.pmid)
+            if unlisted:
+                print(f"bala: {unlisted} missing reference(s) print no PMID", file=sys.stderr)
+    elif args.json:
+        _print_json(report_json(refs, chunks))
+    else:
+        print(format_refs(report_json(refs, chunks)))
+    return EXIT_OK
+
+
 def cmd_serve(args) -> int:
     from app.serve import serve
 
@@ -229,6 +253,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--online", action="store_true", help="(use `bala fetch` instead)")
     _add_index(p)
     p.set_defaults(func=cmd_enrich)
+    p = sub.add_parser("refs", help="a work's reference list: in the library or missing")
+    p.add_argument("target", help="an indexed source id, or a PDF/JATS/text file")
+    p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--missing-as", choices=["ris", "csv", "pmids"], help="print the missing references"
+    )
+    _add_index(p)
+    p.set_defaults(func=cmd_refs)
 
     p = sub.add_parser("serve", help="start the Streamlit app")
     p.add_argument("--host", default="127.0.0.1")

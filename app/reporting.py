@@ -60,6 +60,7 @@ def format_status(status: dict, sources: bool = False) -> str:
     if "totals" in status:
         lines += _holdings(status["totals"])
     lines += _integrity_lines(status["integrity"])
+    lines += format_coverage(status.get("references", []))
     if sources and "sources" in status:
         lines.append("")
         lines += [
@@ -97,6 +98,71 @@ def _integrity_lines(integrity: dict) -> list[str]:
     return lines
 
 
+def format_coverage(rows: list[dict]) -> list[str]:
+    """`bala status`: each indexed work with a reference list, and how much of it is held."""
+    if not rows:
+        return []
+    lines = [
+        "",
+        "reference lists (cited in text / in library / missing; `bala refs ID` lists them)",
+    ]
+    lines += [
+        f"{r['source_id']:<36} {r['cited']:>4} cited {r['in_library']:>4} in library "
+        f"{r['missing']:>4} missing  {r['title'][:50]}"
+        for r in rows
+    ]
+    return lines
+
+
+def cited_line(work) -> str:
+    """ "cites [12] Maude 2018 — in library" and what the cited work says, or why not."""
+    head = f"cites [{work.n}] {work.label}"
+    if work.status == "not in library":
+        ids = (
+            f"PMID {work.pmid}"
+            if work.pmid
+            else f"doi {work.doi}"
+            if work.doi
+            else "no PMID/DOI printed"
+        )
+        return f"{head} \u2014 not in library: {ids}"
+    if work.quote is None:
+        return f"{head} \u2014 in library ({work.library_source_id}): cited, not supporting"
+    q = work.quote
+    page = f", p. {q.page}" if q.page else ""
+    return (
+        f"{head} \u2014 in library, cited by the review: \u201c{q.text}\u201d "
+        f"({work.library_source_id}{page})"
+    )
+
+
+def format_cited(answer, quote_index: int) -> list[str]:
+    """Indented lines for the works cited by one quote's sentences (none when it cites none)."""
+    for evidence in getattr(answer, "cited_evidence", ()):
+        if evidence.quote_index == quote_index:
+            return [f"   {cited_line(w)}" for w in evidence.works]
+    return []
+
+
+def format_refs(report: dict) -> str:
+    """`bala refs`: one line per reference, in the library (with its source id) or missing."""
+    s = report["summary"]
+    lines = [
+        f"{report['source_id']}  {report.get('title', '')[:80]}",
+        f"{s['references']} references, {s['cited']} cited in the text, "
+        f"{s['in_library']} in the library, {s['missing']} missing",
+        "",
+    ]
+    for r in report["references"]:
+        where = (
+            f"in library: {r['library_source_id']} ({r['match_score']:.2f})"
+            if r["library_source_id"]
+            else "missing" + (f" (PMID {r['pmid']})" if r["pmid"] else "")
+        )
+        lines.append(f"[{r['n']}] {r['text'][:110]}\n      {where}")
+    return "\n".join(lines)
+
+
 def format_answer(answer) -> str:
     """Numbered quotes with [n], then AMA references; or the abstention and closest sources."""
     from app.engine.citations import ama_reference
@@ -116,6 +182,7 @@ def format_answer(answer) -> str:
         label = source.page_label(q.page) if source else str(q.page or "")
         page = f", p. {label}" if q.page else ""
         lines.append(f"{i}. \u201c{q.text}\u201d [{q.citation}{page}]")
+        lines += format_cited(answer, i - 1)
     lines += ["", "References"]
     lines += [f"  [{c.citation}] {ama_reference(c.source)}" for c in answer.sources]
     return "\n".join(lines)

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
+from app.cited_view import render_cited_evidence, render_reference_coverage
 from app.engine.answer import Engine
 from app.engine.answer_types import ABSTAIN_MESSAGE, Answer, CitedSource
 from app.engine.citations import (
@@ -131,6 +132,7 @@ def queue_question(question: str) -> None:
 def render_sidebar(engine: Engine) -> Filters:
     with st.sidebar:
         render_index_summary(engine)
+        render_reference_coverage(engine)
         filters = render_filters(engine)
         st.header("Example questions")
         for i, question in enumerate(EXAMPLES):
@@ -200,6 +202,7 @@ def render_quotes(answer: Answer, contexts: list[Context | None]) -> None:
                 f"{escape_markdown(q.source_id)} \u00b7 characters {q.start}\u2013{q.end}"
                 " of the stored text \u00b7 quote highlighted"
             )
+        render_cited_evidence(answer, i - 1)  # what the quoted sentence cites
 
 
 def source_lines(cited: CitedSource, pages: list[int]) -> list[str]:

@@ -89,6 +89,7 @@ BENCH_MODULES = (
     "eval.bench_scale",
     "eval.pdf_fidelity",
     "eval.bench_medline",
+    "eval.bench_refs",
 )
 
 

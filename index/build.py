@@ -137,7 +137,18 @@ def _read_all(plan: Plan, live: LiveBuild) -> None:
         store.close()
     for key, (sha, entry) in list(plan.files.items()):
         if entry is None:
-            plan.files[key] = (sha, [docs[s] for s in live.files[key][1] if s in docs])
+            kept = [_with_references(docs[s]) for s in live.files[key][1] if s in docs]
+            plan.files[key] = (sha, kept)
+
+
+def _with_references(document: Document) -> Document:
+    """A PDF document read back from an older build gains the reference list and citations
+    that `ingest.loaders.load_pdf` now extracts (both are pure functions of stored text)."""
+    if document.references or not document.source.path.lower().endswith(".pdf"):
+        return document
+    from ingest.references import with_references
+
+    return with_references(document)
 
 
 def _chunk_all(documents: list[Document], settings: Settings) -> list[Chunk]:

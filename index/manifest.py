@@ -16,7 +16,8 @@ from core.settings import Settings
 from index.lexical import TOKENIZER_VERSION
 from ingest.chunking import chunker_params
 
-SCHEMA_VERSION = 3  # 3: BM25 row terms kept as arrays beside the index (no tokens in the store)
+SCHEMA_VERSION = 4  # 4: doc_refs table (a work's reference list and in-text citations)
+# 3: BM25 row terms kept as arrays beside the index (no tokens in the store)
 _KNOWN = (
     "schema_version build_id created_at model chunker faiss bm25 counts files duplicates "
     "build_files write_seconds"

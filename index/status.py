@@ -13,6 +13,7 @@ from index import layout
 from index.enrich import missing_fields
 from index.loaded import LoadedIndex, open_build, open_index
 from index.manifest import IndexMismatchError, Manifest, read_manifest, verify_hashes
+from index.review_refs import reference_coverage
 from index.store import source_to_dict
 
 
@@ -100,4 +101,5 @@ def _contents_part(loaded: LoadedIndex) -> dict:
             "with_title": sum(1 for s in sources if s.get("title")),
         },
         "sources": sources,
+        "references": reference_coverage(loaded.store),
     }

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.types import Chunk, Document, PageSpan, Source
+from core.types import Chunk, Citation, Document, PageSpan, Reference, Source
 
 SCHEMA = """
 CREATE TABLE sources (source_id TEXT PRIMARY KEY, meta TEXT NOT NULL);
@@ -26,6 +26,7 @@ CREATE TABLE chunks (row INTEGER PRIMARY KEY, chunk_id TEXT NOT NULL, source_id 
                      start INTEGER NOT NULL, "end" INTEGER NOT NULL, pages TEXT NOT NULL,
                      section TEXT NOT NULL, text TEXT NOT NULL);
 CREATE TABLE files (path TEXT PRIMARY KEY, sha256 TEXT NOT NULL, source_ids TEXT NOT NULL);
+CREATE TABLE doc_refs (source_id TEXT PRIMARY KEY, refs TEXT NOT NULL, citations TEXT NOT NULL);
 CREATE INDEX chunks_source ON chunks(source_id);
 """
 
@@ -54,6 +55,26 @@ def source_from_json(raw: str) -> Source:
         if name in data:
             data[name] = tuple(data[name] or ())
     return Source(**data)
+
+
+_REFERENCE_FIELDS = tuple(f.name for f in fields(Reference))
+
+
+def refs_to_json(document: Document) -> tuple[str, str]:
+    """A document's reference list and citations as two JSON arrays (the doc_refs row)."""
+    refs = [{name: getattr(r, name) for name in _REFERENCE_FIELDS} for r in document.references]
+    cits = [
+        [c.start, c.end, list(c.numbers), c.marker_start, c.marker_end] for c in document.citations
+    ]
+    return json.dumps(refs, ensure_ascii=False), json.dumps(cits)
+
+
+def refs_from_json(refs: str, cits: str) -> tuple[tuple[Reference, ...], tuple[Citation, ...]]:
+    references = tuple(
+        Reference(**{**r, "authors": tuple(r.get("authors") or ())}) for r in json.loads(refs)
+    )
+    citations = tuple(Citation(s, e, tuple(ns), ms, me) for s, e, ns, ms, me in json.loads(cits))
+    return references, citations
 
 
 def write_store(
@@ -98,6 +119,10 @@ def write_store(
                 )
                 for d in documents
             ],
+        )
+        db.executemany(
+            "INSERT INTO doc_refs VALUES (?, ?, ?)",
+            [(d.source_id, *refs_to_json(d)) for d in documents if d.references or d.citations],
         )
         db.executemany(
             "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -145,7 +170,7 @@ def _copy_sources(db: sqlite3.Connection, live: Path, source_ids: list[str]) -> 
     """Copy the live store's rows of `source_ids`; returns how many chunk rows were copied."""
     db.execute("ATTACH DATABASE ? AS live", (str(live),))  # read from only, never written
     _keep_table(db, source_ids)
-    for table in ("sources", "documents"):
+    for table in ("sources", "documents", "doc_refs"):
         db.execute(
             f"INSERT INTO main.{table} SELECT * FROM live.{table} "
             "WHERE source_id IN (SELECT id FROM keep)"
@@ -288,7 +313,37 @@ class Store:
         source_id, text, spans, fixed = row
         pages = tuple(PageSpan(*p) for p in json.loads(spans))
         fixed_spans = tuple((s, e, sec) for s, e, sec in json.loads(fixed))
-        return Document(self.sources[source_id], text, pages, fixed_spans)
+        refs, cits = self.references_of(source_id)
+        return Document(self.sources[source_id], text, pages, fixed_spans, refs, cits)
+
+    @cached_property
+    def _has_refs_table(self) -> bool:
+        """Stores written before schema 4 have no doc_refs table (read during a rebuild)."""
+        with self._lock:
+            found = self._db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='doc_refs'"
+            ).fetchone()
+        return found is not None
+
+    def references_of(self, source_id: str) -> tuple[tuple[Reference, ...], tuple[Citation, ...]]:
+        """A source's own reference list and in-text citations (empty when it has none)."""
+        if not self._has_refs_table:
+            return (), ()
+        with self._lock:
+            row = self._db.execute(
+                "SELECT refs, citations FROM doc_refs WHERE source_id=?", (source_id,)
+            ).fetchone()
+        return refs_from_json(*row) if row else ((), ())
+
+    def sources_with_references(self) -> list[str]:
+        """Ids of the sources that carry a reference list (reviews and articles)."""
+        if not self._has_refs_table:
+            return []
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT source_id FROM doc_refs WHERE refs != '[]' ORDER BY source_id"
+            ).fetchall()
+        return [sid for (sid,) in rows]
 
     def documents(self) -> list[Document]:
         """Every stored document, read in one query."""

@@ -104,7 +104,9 @@ def load_pdf(
     if not meta.get("title"):
         meta["title"] = path.stem
     source = source_from_meta(meta, text=text, path=str(path), sha256=sha256)
-    return Document(source, text, spans)
+    from ingest.references import with_references  # reference list + in-text citations
+
+    return with_references(Document(source, text, spans))
 
 
 def load_xml(path: Path, sha256: str, settings: IngestSettings) -> LoadResult:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from app.engine.answer_types import ABSTAIN_MESSAGE, Answer, CitedSource, Quote
+from app.engine.cited import attach_cited_evidence
 from app.engine.compose import (
     Scored,
     candidates_from_hits,
@@ -83,6 +84,7 @@ class Engine:
         else:
             answer = self._compose(question, list(evidence.scored))
         timings["compose"] = (time.perf_counter() - t1) * 1000
+        answer = attach_cited_evidence(self, question, answer)  # app/engine/cited.py
         timings["total"] = (time.perf_counter() - t0) * 1000
         return replace(answer, timings_ms=timings)
 

@@ -43,6 +43,7 @@ class Answer:
     timings_ms: dict = field(default_factory=dict)
     dropped_quotes: int = 0  # quotes that failed verification (must stay 0)
     missing_terms: tuple[str, ...] = ()  # named terms no retrieved passage mentions
+    cited_evidence: tuple = ()  # app.engine.cited.CitedEvidence per quote that cites works
 
     def to_json(self) -> dict:
         """The `bala ask --json` contract: keys may be added, never removed."""
@@ -69,6 +70,7 @@ class Answer:
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
             "dropped_quotes": self.dropped_quotes,
             "missing_terms": list(self.missing_terms),
+            "cited_evidence": [c.to_json() for c in self.cited_evidence],
         }
 
 
