@@ -222,10 +222,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_index(p)
     p.set_defaults(func=cmd_ingest)
 
-    p = sub.add_parser("status", help="what the index holds and whether it is intact")
-    p.add_argument("--json", action="store_true", help="everything, with each source's metadata")
-    p.add_argument("--sources", action="store_true", help="also list every source")
-    p.add_argument("--verify", action="store_true", help="also check every build file's sha256")
     p = sub.add_parser("fetch", help="download PubMed/PMC records by id, then ingest them")
     p.add_argument("ids", nargs="*", help="PMIDs, DOIs or PMCIDs")
     p.add_argument("--from", dest="from_file", action="append", help="file of ids (repeatable)")
@@ -233,6 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_index(p)
     p.set_defaults(func=cmd_fetch)
 
+    p = sub.add_parser("status", help="what the index holds and whether it is intact")
+    p.add_argument("--json", action="store_true", help="everything, with each source's metadata")
+    p.add_argument("--sources", action="store_true", help="also list every source")
+    p.add_argument("--verify", action="store_true", help="also check every build file's sha256")
     _add_index(p)
     p.set_defaults(func=cmd_status)
 
@@ -253,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--online", action="store_true", help="(use `bala fetch` instead)")
     _add_index(p)
     p.set_defaults(func=cmd_enrich)
+
     p = sub.add_parser("refs", help="a work's reference list: in the library or missing")
     p.add_argument("target", help="an indexed source id, or a PDF/JATS/text file")
     p.add_argument("--json", action="store_true")

@@ -12,7 +12,7 @@ import pytest
 
 from index.build import ingest_paths
 from index.inputs import discover
-from index.loaded import index_status
+from index.status import index_status
 from index.store import Store
 from ingest import refmanager as rm
 from tests.conftest import shared_path
