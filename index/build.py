@@ -10,7 +10,7 @@ import os
 import shutil
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from index.embed import EmbeddingCache, embed_cached, load_embedder, model_key
 from index.inputs import discover, file_sha256
 from index.lexical import TOKENIZER_VERSION, Bm25Index, bm25_rows, tokenize
 from index.manifest import SCHEMA_VERSION, IndexMismatchError, read_manifest, write_manifest
+from index.owners import choose_owners, filled
 from index.row_terms import RowTerms
 from index.store import Store, read_chunk_texts, read_reused_rows, read_rows_of, write_store
 from ingest.chunking import chunk_document, chunker_params
@@ -133,55 +134,9 @@ class _Contents:
     files: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
 
 
-def _metadata_only(plan: _Plan, live: _Live) -> set[tuple[str, str]]:
-    """(file, source id) pairs that hold no text: reference-manager entries without a file."""
-    stubs = {
-        (key, d.source_id)
-        for key, (_, docs) in plan.files.items()
-        if docs is not None
-        for d in docs
-        if not d.text
-    }
-    reused = [key for key, (_, docs) in plan.files.items() if docs is None]
-    if reused and live.store_path is not None:
-        store = Store(live.store_path)
-        try:
-            empty = store.metadata_only_ids()
-        finally:
-            store.close()
-        stubs |= {(key, s) for key in reused for s in live.files[key][1] if s in empty}
-    return stubs
-
-
-def _owners(plan: _Plan, live: _Live, report: IngestReport) -> dict[str, str]:
-    """Which file each source id comes from: the first in path order among files that hold
-    its text; a metadata-only entry only when no file holds text for that id."""
-    stubs = _metadata_only(plan, live)
-    owner: dict[str, str] = {}
-    for want_text in (True, False):
-        for key in sorted(plan.files):
-            for source_id in _source_ids(plan.files[key], live, key):
-                if ((key, source_id) not in stubs) != want_text:
-                    continue
-                if source_id not in owner:
-                    owner[source_id] = key
-                elif owner[source_id] != key and want_text:
-                    report.warnings.append(
-                        (key, f"{source_id} already indexed from {owner[source_id]}; skipped")
-                    )
-                elif owner[source_id] != key:
-                    report.warnings.append(
-                        (
-                            key,
-                            f"{source_id}: metadata-only entry; its text comes from "
-                            f"{owner[source_id]}",
-                        )
-                    )
-    return owner
-
-
 def _unique_contents(plan: _Plan, live: _Live, report: IngestReport) -> _Contents:
-    owner = _owners(plan, live, report)
+    live_ids = {key: ids for key, (_, ids) in live.files.items()}
+    owner, extra = choose_owners(plan.files, live_ids, live.store_path, report)
     out = _Contents()
     for key in sorted(plan.files):
         sha, docs = plan.files[key]
@@ -191,7 +146,13 @@ def _unique_contents(plan: _Plan, live: _Live, report: IngestReport) -> _Content
         if docs is None:
             out.reused.extend(kept)
         else:
-            out.documents.extend(d for d in docs if d.source_id in kept)
+            out.documents.extend(
+                replace(d, source=filled(d.source, extra[d.source_id]))
+                if d.source_id in extra
+                else d
+                for d in docs
+                if d.source_id in kept
+            )
         out.files[key] = (sha, kept)
     return out
 

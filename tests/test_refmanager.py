@@ -186,3 +186,18 @@ def test_unreadable_exports_are_clear_per_file_errors(tmp_path, settings_for):
     assert failed["empty.ris"].startswith("no reference entries found")
     assert failed["broken.json"].startswith("not JSON (")
     assert [Path(p).name for p in report.ok] == ["note.txt"]
+
+
+def test_a_document_with_text_takes_the_fields_it_lacks_from_the_entry():
+    from core.types import Source
+    from index.owners import filled
+
+    pdf = Source("doi:10.1/x", title="Printed title", doi="10.1/x", path="/a.pdf", year=2020)
+    entry = Source("doi:10.1/x", title="Entry title", pmid="42", journal="Blood", path="/z.bib")
+    merged = filled(pdf, entry)
+    assert (merged.title, merged.pmid, merged.journal, merged.path) == (
+        "Printed title",
+        "42",
+        "Blood",
+        "/a.pdf",
+    )
