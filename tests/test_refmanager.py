@@ -151,7 +151,11 @@ def test_exports_ingest_attached_pdfs_with_their_metadata_and_keep_metadata_only
     assert by_id["doi:10.1371/journal.pntd.0002065"]["chunks"] > 10
     assert by_id["doi:10.1289/ehp.11570"]["chunks"] > 10
     for stub in (f"doi:{REVIEW_DOI}", "pmid:31000001", "pmid:1234"):
-        assert by_id[stub]["chunks"] == 0  # listed, never quoted
+        assert by_id[stub]["chunks"] == 0 and by_id[stub]["metadata_only"]  # never quoted
+    assert not by_id[f"doi:{PONE_DOI}"]["metadata_only"]
+    from app.reporting import format_status
+
+    assert "[metadata only]" in format_status(status)
     store = Store(Path(settings.index_dir) / "current" / "store.sqlite")
     try:
         pone = store.sources[f"doi:{PONE_DOI}"]
