@@ -155,12 +155,12 @@ def _plan_line(run: _Run, wanted: ncbi.WantedId) -> str:
             "resolve ids (PMC ID converter" + (", esearch)" if wanted.kind == "doi" else ")")
         )
     if entry.get("pmid"):
-        steps.append(f"MEDLINE XML for PMID {entry['pmid']}")
+        steps.append(f"fetch MEDLINE XML for PMID {entry['pmid']}")
     elif wanted.kind != "pmcid":
-        steps.append("MEDLINE XML once the PMID is known")
+        steps.append("fetch MEDLINE XML once the PMID is known")
     if run.settings.fetch.fetch_full_text:
-        steps.append("PMC open-access JATS if the licence allows")
-    return f"{wanted.raw}: would fetch " + "; ".join(steps)
+        steps.append("fetch PMC open-access JATS if the licence allows")
+    return f"{wanted.raw}: would " + "; ".join(steps)
 
 
 def _resolve(run: _Run, todo: list[ncbi.WantedId]) -> None:

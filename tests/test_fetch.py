@@ -189,7 +189,7 @@ def test_resume_sends_no_request_and_rewrites_nothing(tmp_path, replay):
     assert {f: (f.stat().st_mtime_ns, f.read_bytes()) for f in files} == stamps
     dry = fetch_ids([NEJM["pmid"], "31000005"], settings, dry_run=True)
     assert dry.planned[0] == f"{NEJM['pmid']}: already in the library"
-    assert dry.planned[1].startswith("31000005: would fetch") and len(replay.log) == sent
+    assert dry.planned[1].startswith("31000005: would resolve ids") and len(replay.log) == sent
 
 
 def test_permanent_server_error_names_the_ids_and_exits_partial(tmp_path, replay):
