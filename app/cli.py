@@ -115,6 +115,10 @@ def cmd_ask(args) -> int:
     answer = answer_question(args.question, settings, k=args.k, filters=filters)
     if engine.loaded.warning:
         print(f"bala: warning: {engine.loaded.warning}", file=sys.stderr)
+    for target in args.export or []:
+        from app.engine.citations import export_answer
+
+        Path(target).write_text(export_answer(answer, Path(target).suffix), encoding="utf-8")
     if args.json:
         _print_json({**answer.to_json(), "index_warning": engine.loaded.warning})
     else:
@@ -204,6 +208,12 @@ def _evidence_json(evidence) -> dict:
     }
 
 
+def _export_path(value: str) -> str:
+    if Path(value).suffix.lower() not in (".md", ".bib", ".ris", ".json"):
+        raise argparse.ArgumentTypeError(f"{value}: export as .md, .bib, .ris or .json")
+    return value
+
+
 def _add_index(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--index", help="index directory (default: $BALA_INDEX, else ~/.local/share/bala/index)"
@@ -244,6 +254,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--year-max", type=int, help="only sources published in or before")
     p.add_argument("--kind", action="append", choices=["review", "article", "other"])
     _add_label_filters(p)
+    p.add_argument(
+        "--export",
+        action="append",
+        type=_export_path,
+        help="also write the answer to FILE: .md, .bib, .ris or .json (CSL-JSON); repeatable",
+    )
     p.add_argument("--json", action="store_true")
     _add_index(p)
     p.set_defaults(func=cmd_ask)

@@ -77,8 +77,10 @@ def fetch_ids(
     dry_run: bool = False,
     progress: bool = False,
     client: HttpClient | None = None,
+    ingest: bool = True,
 ) -> FetchReport:
-    """Fetch and ingest those ids; ValueError (naming the id) for one that is no id."""
+    """Fetch those ids, then ingest their files (unless `ingest` is False); ValueError
+    (naming the id) for one that is no id."""
     wanted = list({w.value: w for w in map(ncbi.classify_id, raw_ids)}.values())
     library = settings.library_dir
     report = FetchReport(requested=[w.raw for w in wanted], library=str(library))
@@ -99,7 +101,7 @@ def fetch_ids(
             write_atomic(library / IDMAP, json.dumps(run.ids, indent=1, sort_keys=True).encode())
     files = _library_files(run, wanted)
     report.present = [f for f in files if f not in report.downloaded]
-    if files:
+    if files and ingest:
         from index.build import ingest_paths
 
         report.ingest = ingest_paths([Path(f) for f in files], settings, progress=progress)
@@ -153,12 +155,12 @@ def _plan_line(run: _Run, wanted: ncbi.WantedId) -> str:
             "resolve ids (PMC ID converter" + (", esearch)" if wanted.kind == "doi" else ")")
         )
     if entry.get("pmid"):
-        steps.append(f"MEDLINE XML for PMID {entry['pmid']}")
+        steps.append(f"fetch MEDLINE XML for PMID {entry['pmid']}")
     elif wanted.kind != "pmcid":
-        steps.append("MEDLINE XML once the PMID is known")
+        steps.append("fetch MEDLINE XML once the PMID is known")
     if run.settings.fetch.fetch_full_text:
-        steps.append("PMC open-access JATS if the licence allows")
-    return f"{wanted.raw}: would fetch " + "; ".join(steps)
+        steps.append("fetch PMC open-access JATS if the licence allows")
+    return f"{wanted.raw}: would " + "; ".join(steps)
 
 
 def _resolve(run: _Run, todo: list[ncbi.WantedId]) -> None:

@@ -7,12 +7,12 @@ other is reported as a duplicate, and read again should its provider go away.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from core.types import Document, IngestReport
 from index.manifest import Manifest
-from index.store import Store
+from index.owners import metadata_only, stub_sources
 
 
 @dataclass
@@ -69,26 +69,6 @@ def has_curated_metadata(path: str) -> bool:
     return suffix != ".jsonl" and file.with_suffix(".json").is_file()
 
 
-def metadata_only(plan: Plan, live: LiveBuild) -> set[tuple[str, str]]:
-    """(file, source id) pairs that hold no text: reference-manager entries without a file."""
-    stubs = {
-        (key, d.source_id)
-        for key, (_, docs) in plan.files.items()
-        if docs is not None
-        for d in docs
-        if not d.text
-    }
-    reused = [key for key, (_, docs) in plan.files.items() if docs is None]
-    if reused and live.store_path is not None:
-        store = Store(live.store_path)
-        try:
-            empty = store.metadata_only_ids()
-        finally:
-            store.close()
-        stubs |= {(key, s) for key in reused for s in live.files[key][1] if s in empty}
-    return stubs
-
-
 def _winners(candidates: dict[str, list[str]], live: LiveBuild, stubs) -> dict[str, str]:
     """The file that provides each source id: one that holds its text before a metadata-only
     entry, then curated metadata, then the file that already provides it in the live build
@@ -115,8 +95,10 @@ def _report_duplicates(key: str, ids: list[str], winner: dict[str, str], report)
 
 def unique_contents(plan: Plan, live: LiveBuild, report: IngestReport) -> Contents:
     candidates = {key: source_ids(plan.files[key], live, key) for key in plan.files}
-    stubs = metadata_only(plan, live)
+    live_ids = {key: ids for key, (_, ids) in live.files.items()}
+    stubs = metadata_only(plan.files, live_ids, live.store_path)
     winner = _winners(candidates, live, stubs)
+    lent = stub_sources(plan.files, live_ids, live.store_path, stubs, winner)
     out = Contents()
     for key in sorted(plan.files):
         sha, docs = plan.files[key]
@@ -139,7 +121,11 @@ def unique_contents(plan: Plan, live: LiveBuild, report: IngestReport) -> Conten
         if docs is None:
             out.reused.extend(kept)
         else:
-            out.documents.extend(d for d in docs if d.source_id in kept)
+            out.documents.extend(
+                replace(d, source=filled(d.source, lent[d.source_id])) if d.source_id in lent else d
+                for d in docs
+                if d.source_id in kept
+            )
         out.files[key] = (sha, kept)
     return out
 

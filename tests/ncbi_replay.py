@@ -2,7 +2,7 @@
 
 Bodies: the real efetch answer `../shared/fixtures/pubmed/efetch-29768149.xml` (records of
 other PMIDs the test declares are that record with its PMID replaced — derived, and said
-so here), the real PMC article `../shared/fixtures/jats/pone.0046493.nxml` wrapped in
+so here; their DOI is replaced too), the real PMC article `../shared/fixtures/jats/pone.0046493.nxml` wrapped in
 <pmc-articleset> as efetch db=pmc sends it, and ID converter / esearch / OA answers written
 in the services' own formats for the ids of those two articles. Every request is logged with
 its arrival time; `script[path]` holds misbehaviours to play first ("429", "503", "drop").
@@ -52,7 +52,13 @@ class Replay:
     def _record(self, pmid: str) -> bytes:
         start = self.efetch.index(b"<PubmedArticle>")
         end = self.efetch.index(b"</PubmedArticle>") + len(b"</PubmedArticle>")
-        return self.efetch[start:end].replace(NEJM["pmid"].encode(), pmid.encode())
+        record = self.efetch[start:end]
+        if pmid == NEJM["pmid"]:
+            return record
+        derived = f"10.5555/derived.{pmid}".encode()  # not the NEJM paper's DOI
+        return record.replace(NEJM["pmid"].encode(), pmid.encode()).replace(
+            b"10.1056/NEJMoa1715274", derived
+        )
 
     def efetch_pubmed(self, ids: list[str]) -> bytes:
         head = self.efetch[: self.efetch.index(b"<PubmedArticleSet>")]

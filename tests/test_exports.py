@@ -174,3 +174,20 @@ def test_abstentions_export_too():
         assert "decision support, not medical advice" in text
     bib = bibtexparser.parse_string(answer_bibtex(answer, ASKED))
     assert "closest source, not supporting" in bib.entries[0]["note"]
+
+
+def test_cli_exports_the_demo_review_quote_with_its_journal_page(demo_index, tmp_path, capsys):
+    from app.cli import main
+
+    question = "Which treatment modalities are explored for postimmunotherapy relapse?"
+    targets = [tmp_path / f"answer.{ext}" for ext in ("md", "bib", "ris", "json")]
+    args = ["ask", question, "--json", "--index", str(demo_index.index_dir)]
+    assert main(args + [a for t in targets for a in ("--export", str(t))]) == 0
+    data = json.loads(capsys.readouterr().out)
+    review = next(q for q in data["quotes"] if q["source_id"] == REVIEW.source_id)
+    assert (review["page"], review["page_label"]) == (1, "64")  # PDF page 1 = Blood p. 64
+    markdown = targets[0].read_text(encoding="utf-8")
+    assert ", p. 64]" in markdown and question in markdown and data["build_id"] in markdown
+    assert not bibtexparser.parse_string(targets[1].read_text(encoding="utf-8")).failed_blocks
+    assert rispy.loads(targets[2].read_text(encoding="utf-8"))[0]["type_of_reference"] == "GEN"
+    assert json.loads(targets[3].read_text(encoding="utf-8"))[0]["id"] == "bala-answer"

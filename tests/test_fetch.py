@@ -148,14 +148,14 @@ def _most_in_one_second(replay: Replay) -> int:
 def test_rate_limit_is_respected_without_and_with_an_api_key(tmp_path, replay):
     ids = [str(31000000 + i) for i in range(12)]
     plain = settings_at(tmp_path / "a", replay.base, fetch_batch=1, fetch_full_text=False)
-    fetch_ids(ids, plain)
+    fetch_ids(ids, plain, ingest=False)
     assert len(replay.log) == 12 and _most_in_one_second(replay) == 3
     assert min(_gaps(replay)) >= 0.3
     replay.log.clear()
     keyed = settings_at(
         tmp_path / "b", replay.base, fetch_batch=1, fetch_full_text=False, ncbi_api_key="KEY"
     )
-    fetch_ids(ids, keyed)
+    fetch_ids(ids, keyed, ingest=False)
     gaps = _gaps(replay)
     assert len(replay.log) == 12 and _most_in_one_second(replay) == 10 and min(gaps) >= 0.09
     assert max(gaps) < 0.3  # the key's higher limit is used, not the plain one
@@ -164,14 +164,15 @@ def test_rate_limit_is_respected_without_and_with_an_api_key(tmp_path, replay):
 
 def test_batches_of_at_most_200_ids(tmp_path, replay):
     ids = [str(31000000 + i) for i in range(201)]
-    report = fetch_ids(ids, settings_at(tmp_path, replay.base, fetch_full_text=False))
+    report = fetch_ids(ids, settings_at(tmp_path, replay.base, fetch_full_text=False), ingest=False)
     sizes = [len(q["id"][0].split(",")) for _, _, q in replay.requests_to("/eutils/efetch.fcgi")]
     assert sizes == [200, 1] and len(report.downloaded) == 201
 
 
 def test_survives_a_429_and_a_dropped_connection(tmp_path, replay):
     replay.script["/eutils/efetch.fcgi"] = ["429", "drop"]
-    report = fetch_ids([NEJM["pmid"]], settings_at(tmp_path, replay.base, fetch_full_text=False))
+    settings = settings_at(tmp_path, replay.base, fetch_full_text=False)
+    report = fetch_ids([NEJM["pmid"]], settings, ingest=False)
     assert len(replay.requests_to("/eutils/efetch.fcgi")) == 3
     assert report.downloaded and not report.not_fetched and report.requests == 3
 
@@ -188,7 +189,7 @@ def test_resume_sends_no_request_and_rewrites_nothing(tmp_path, replay):
     assert {f: (f.stat().st_mtime_ns, f.read_bytes()) for f in files} == stamps
     dry = fetch_ids([NEJM["pmid"], "31000005"], settings, dry_run=True)
     assert dry.planned[0] == f"{NEJM['pmid']}: already in the library"
-    assert dry.planned[1].startswith("31000005: would fetch") and len(replay.log) == sent
+    assert dry.planned[1].startswith("31000005: would resolve ids") and len(replay.log) == sent
 
 
 def test_permanent_server_error_names_the_ids_and_exits_partial(tmp_path, replay):
@@ -196,11 +197,11 @@ def test_permanent_server_error_names_the_ids_and_exits_partial(tmp_path, replay
     settings = settings_at(
         tmp_path, replay.base, fetch_batch=1, fetch_retries=1, fetch_full_text=False
     )
-    report = fetch_ids([NEJM["pmid"], "31000001"], settings)
+    report = fetch_ids([NEJM["pmid"], "31000001"], settings, ingest=False)
     assert [i for i, _ in report.not_fetched] == [NEJM["pmid"], "31000001"]
     assert "HTTP 503" in report.not_fetched[0][1] and fetch_exit_code(report) == 1
     replay.script.clear()
-    report = fetch_ids([NEJM["pmid"], "31999999"], settings)  # 31999999: no such record
+    report = fetch_ids([NEJM["pmid"], "31999999"], settings, ingest=False)  # no such record
     assert report.not_fetched == [("31999999", "PubMed has no record 31999999")]
     assert fetch_exit_code(report) == 3
 

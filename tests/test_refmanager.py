@@ -151,7 +151,11 @@ def test_exports_ingest_attached_pdfs_with_their_metadata_and_keep_metadata_only
     assert by_id["doi:10.1371/journal.pntd.0002065"]["chunks"] > 10
     assert by_id["doi:10.1289/ehp.11570"]["chunks"] > 10
     for stub in (f"doi:{REVIEW_DOI}", "pmid:31000001", "pmid:1234"):
-        assert by_id[stub]["chunks"] == 0  # listed, never quoted
+        assert by_id[stub]["chunks"] == 0 and by_id[stub]["metadata_only"]  # never quoted
+    assert not by_id[f"doi:{PONE_DOI}"]["metadata_only"]
+    from app.reporting import format_status
+
+    assert "[metadata only]" in format_status(status)
     store = Store(Path(settings.index_dir) / "current" / "store.sqlite")
     try:
         pone = store.sources[f"doi:{PONE_DOI}"]
@@ -186,3 +190,18 @@ def test_unreadable_exports_are_clear_per_file_errors(tmp_path, settings_for):
     assert failed["empty.ris"].startswith("no reference entries found")
     assert failed["broken.json"].startswith("not JSON (")
     assert [Path(p).name for p in report.ok] == ["note.txt"]
+
+
+def test_a_document_with_text_takes_the_fields_it_lacks_from_the_entry():
+    from core.types import Source
+    from index.owners import filled
+
+    pdf = Source("doi:10.1/x", title="Printed title", doi="10.1/x", path="/a.pdf", year=2020)
+    entry = Source("doi:10.1/x", title="Entry title", pmid="42", journal="Blood", path="/z.bib")
+    merged = filled(pdf, entry)
+    assert (merged.title, merged.pmid, merged.journal, merged.path) == (
+        "Printed title",
+        "42",
+        "Blood",
+        "/a.pdf",
+    )

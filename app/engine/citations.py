@@ -277,3 +277,9 @@ def answer_csl_json(answer: Answer, asked_at: datetime | None = None) -> str:
         item["note"] = _use_note(answer, cited, head)
         items.append(item)
     return json.dumps(items, indent=2, ensure_ascii=False) + "\n"
+
+
+def export_answer(answer: Answer, suffix: str, asked_at: datetime | None = None) -> str:
+    """The export for a file suffix: .md, .bib, .ris or .json (CSL-JSON)."""
+    writers = {".md": answer_markdown, ".bib": answer_bibtex, ".ris": answer_ris}
+    return writers.get(suffix.lower(), answer_csl_json)(answer, asked_at)
