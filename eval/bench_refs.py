@@ -255,7 +255,13 @@ def fuzzy_links(doc: Document, truth_citations: list[dict], min_ratio: float = 8
 
 
 def _load_jats(module, path: Path) -> list[Document]:
-    """Documents from the JATS loader, whichever entry point it offers."""
+    """Documents from the JATS loader: through `ingest.loaders.load_file` when it takes the
+    file's extension (as `bala ingest` would), else whichever entry point the module offers."""
+    from core.settings import load_settings
+    from ingest.loaders import SUPPORTED, load_file
+
+    if path.suffix.lower() in SUPPORTED:
+        return list(load_file(path, "", load_settings(None).ingest).documents)
     for name in ("load_jats", "load_file", "parse_jats"):
         fn = getattr(module, name, None)
         if fn is None:

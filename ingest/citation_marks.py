@@ -65,12 +65,25 @@ def bracket_marks(text: str, n_refs: int, end: int) -> list[Mark]:
     return out
 
 
-def _standalone(text: str, token: str, cache: dict[str, list[int]], here: int) -> bool:
+def token_index(text: str) -> dict[str, list[int]]:
+    """Start positions of every whole token ("T4", "CD19") and hyphenated pair ("PBDE-99")."""
+    index: dict[str, list[int]] = {}
+    previous = None
+    for match in re.finditer(r"[^\W_]+", text):
+        index.setdefault(match.group(), []).append(match.start())
+        if (
+            previous is not None
+            and previous.end() + 1 == match.start()
+            and text[previous.end()] == "-"
+        ):
+            index.setdefault(f"{previous.group()}-{match.group()}", []).append(previous.start())
+        previous = match
+    return index
+
+
+def _standalone(text: str, token: str, tokens: dict[str, list[int]], here: int) -> bool:
     """Whether `token` is printed as a whole token somewhere other than at `here`."""
-    if token not in cache:
-        pattern = rf"(?<![^\W_]){re.escape(token)}(?![^\W_])"
-        cache[token] = [m.start() for m in re.finditer(pattern, text)]
-    return any(p != here for p in cache[token])
+    return any(p != here for p in tokens.get(token, ()))
 
 
 @dataclass
@@ -138,7 +151,7 @@ def _glued_split(stem, digits, rest, text, n_refs, state, cache, here):  # noqa:
 def superscript_marks(text: str, n_refs: int, end: int, taken: list[Mark]) -> list[Mark]:
     """Marks glued to the preceding word, closing bracket or sentence end."""
     blocked = [(m.start, m.end) for m in taken]
-    state, cache, out = _State(set()), {}, []
+    state, cache, out = _State(set()), token_index(text), []
     for match in _GLUED.finditer(text, 0, end):
         s = match.start()
         if any(a <= s < b for a, b in blocked) or s == 0:
@@ -151,7 +164,9 @@ def superscript_marks(text: str, n_refs: int, end: int, taken: list[Mark]) -> li
                 continue
             mark_start = s
         elif before.isalnum() or before.isspace() or (before == "-" and text[s - 2].isalnum()):
-            stem = _TOKEN_LEFT.search(text, 0, s).group() if not before.isspace() else ""
+            stem = (
+                _TOKEN_LEFT.search(text, max(0, s - 80), s).group() if not before.isspace() else ""
+            )
             split = _glued_split(stem, digits, rest, text, n_refs, state, cache, s - len(stem))
             if split is None:
                 continue

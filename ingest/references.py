@@ -54,31 +54,34 @@ def reference_section(text: str) -> tuple[int, int] | None:
     return heading.end(), len(text)
 
 
-def _marker(n: int) -> re.Pattern:
-    """Entry number n at an entry start: after a line break or a sentence end, then a capital
-    (or an opening quote/bracket) — "12. Maude SL", "[12] Maude SL"."""
-    return re.compile(
-        rf"(?:(?<=^)|(?<=\s))"
-        rf"(?:\[{n}\]|{n}\.)\s+(?=[A-Z\u00C0-\u024F\"“'(\[])"
-    )
+_ENTRY_START = re.compile(
+    r"(?:(?<=^)|(?<=\s))(?:\[(\d{1,4})\]|(\d{1,4})\.)\s+(?=[A-Z\u00C0-\u024F\"“'(\[])"
+)
 
 
 def entry_spans(text: str, start: int, end: int) -> list[EntrySpan]:
-    """Numbered entries in text[start:end], found in sequence; a number that is not found
-    is skipped (the next one is looked for), so one bad entry does not end the list."""
+    """Numbered entries in text[start:end] (an entry number after whitespace, then a capital:
+    "12. Maude SL", "[12] Maude SL"), taken in sequence 1, 2, 3, ...; a number that is not
+    found is skipped (the next one is looked for), so one bad entry does not end the list."""
+    marks: dict[int, list[int]] = {}
+    for m in _ENTRY_START.finditer(text, start, end):
+        marks.setdefault(int(m.group(1) or m.group(2)), []).append(m.start())
+
+    def first_after(n: int, pos: int) -> int | None:
+        return next((p for p in marks.get(n, ()) if p >= pos), None)
+
     spans: list[tuple[int, int]] = []  # (n, marker start)
     cursor, n, misses = start, 1, 0
     while misses < 3:
-        match = _marker(n).search(text, cursor, end)
-        if match is None:
+        found = first_after(n, cursor)
+        if found is None:
             misses += 1
             n += 1
             continue
-        following = _marker(n + 1).search(text, match.end(), end)
-        if misses and spans and following is None and n > 3:
+        if misses and spans and first_after(n + 1, found + 1) is None and n > 3:
             break
-        spans.append((n, match.start()))
-        cursor, n, misses = match.end(), n + 1, 0
+        spans.append((n, found))
+        cursor, n, misses = found + 1, n + 1, 0
     out = []
     for i, (number, s) in enumerate(spans):
         stop = spans[i + 1][1] if i + 1 < len(spans) else _last_entry_end(text, s, end)

@@ -71,3 +71,29 @@ def test_incremental_builds_keep_a_pdfs_references(tmp_path, settings_for):
     (lib / "a.txt").write_text("Rift Valley fever in goats.", encoding="utf-8")
     assert ingest_paths([lib], settings).changed  # a file changed: rows copied by SQL
     assert _refs_of(settings, sid) == (refs, cits)
+
+
+def test_an_index_from_before_schema_4_gains_a_pdfs_references(tmp_path, settings_for):
+    import json
+    import sqlite3
+
+    from tests.conftest import shared_path
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    shutil.copy(shared_path("bench", "references", "pntd.0002065.pdf"), lib / "pntd.pdf")
+    settings = settings_for()
+    assert not ingest_paths([lib], settings).failed
+    build = layout.current_build(settings.index_dir)
+    db = sqlite3.connect(build / "store.sqlite")  # make it look like a schema-3 build
+    db.execute("DROP TABLE doc_refs")
+    db.commit()
+    db.close()
+    manifest = json.loads((build / "manifest.json").read_text())
+    manifest["schema_version"] = 3
+    (build / "manifest.json").write_text(json.dumps(manifest))
+    assert _refs_of(settings, "doi:10.1371/journal.pntd.0002065") == ((), ())
+    report = ingest_paths([lib], settings)  # schema changed: rebuilt from the stored texts
+    assert report.changed and report.unchanged
+    refs, cits = _refs_of(settings, "doi:10.1371/journal.pntd.0002065")
+    assert len(refs) == 32 and len(cits) >= 30
