@@ -53,7 +53,7 @@ def format_status(status: dict) -> str:
 
 def format_answer(answer) -> str:
     """Numbered quotes with [n], then AMA references; or the abstention and closest sources."""
-    from app.engine.citations import ama_reference
+    from app.engine.citations import ama_reference, format_quote
 
     if answer.abstained:
         lines = [f"{answer.message}.", ""]
@@ -65,8 +65,7 @@ def format_answer(answer) -> str:
         return "\n".join(lines)
     lines = []
     for i, q in enumerate(answer.quotes, start=1):
-        page = f", p. {q.page}" if q.page else ""
-        lines.append(f"{i}. \u201c{q.text}\u201d [{q.citation}{page}]")
+        lines.append(f"{i}. {format_quote(q)}")
     lines += ["", "References"]
     lines += [f"  [{c.citation}] {ama_reference(c.source)}" for c in answer.sources]
     return "\n".join(lines)

@@ -101,10 +101,21 @@ def answer_markdown(answer: Answer) -> str:
             lines += [f"- {ama_reference(c.source)}" for c in answer.sources]
     else:
         for q in answer.quotes:
-            page = f", p. {q.page}" if q.page else ""
-            lines.append(f"> \u201c{q.text}\u201d [{q.citation}{page}]")
+            lines.append(f"> {format_quote(q)}")
             lines.append("")
         lines.append("### References")
         lines += [f"{c.citation}. {ama_reference(c.source)}" for c in answer.sources]
     lines += ["", f"_bala build {answer.build_id}_"]
     return "\n".join(lines) + "\n"
+
+
+def quote_label(quote) -> str:
+    """A quote's source label: its reference number and page, "[2, p. 64]"."""
+    page = f", p. {quote.page}" if quote.page else ""
+    return f"[{quote.citation}{page}]"
+
+
+def format_quote(quote) -> str:
+    """The one plain-text rendering of a quote with its source label, used by the CLI, the
+    Markdown export and the app: \u201cverbatim text\u201d [n, p. x]."""
+    return f"\u201c{quote.text}\u201d {quote_label(quote)}"
