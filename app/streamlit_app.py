@@ -171,9 +171,11 @@ def quote_places(engine: Engine, answer: Answer) -> tuple[list[Context | None], 
 def ask(engine: Engine, settings: Settings, question: str, filters: Filters, user) -> dict:
     """A history entry for one question; errors become a short message, traceback to stderr
     (with identifiers masked). The answer, without its question, is kept for its permalink."""
+    masked = mask_identifiers(question)  # identifiers never reach the engine, logs or exports
     entry = {
         "id": uuid.uuid4().hex[:12],
-        "question": question,
+        "question": masked,
+        "masked": masked != question,
         "filters": filters,
         "filter_label": describe_filters(filters),
         "user": user,
@@ -185,11 +187,11 @@ def ask(engine: Engine, settings: Settings, question: str, filters: Filters, use
     if entry["error"]:
         return entry
     try:
-        answer = engine.ask(question, filters=filters)
+        answer = engine.ask(masked, filters=filters)
         contexts, locations = quote_places(engine, answer)
         entry.update(answer=answer, contexts=contexts, locations=locations)
     except Exception:  # noqa: BLE001 - any failure must reach the user as a message only
-        print(f"bala app: answering {mask_identifiers(question)!r} failed", file=sys.stderr)
+        print(f"bala app: answering {masked!r} failed", file=sys.stderr)
         traceback.print_exc(file=sys.stderr)
         entry.update(error=ERROR_TEXT)
         return entry
@@ -231,6 +233,8 @@ def render_answer(settings: Settings, entry: dict) -> None:
 def render_entry(settings: Settings, entry: dict) -> None:
     with st.chat_message("user"):
         st.markdown(shown_question(entry["question"]))
+        if entry.get("masked"):
+            st.caption("Record numbers, dates and names were masked before searching.")
         st.html(f'<span id="bala-q-{entry["id"]}"></span>')  # scroll anchor, hex id only
     with st.chat_message("assistant"):
         if entry["error"]:
