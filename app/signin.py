@@ -55,7 +55,7 @@ def signed_in_user() -> str | None:
     providers = oidc_providers()
     if providers is None:
         return None
-    if not st.user.is_logged_in:
+    if not st.user.get("is_logged_in", False):
         _login_screen(providers)
         st.stop()
     user = str(st.user.get("email") or st.user.get("sub") or "signed-in user")

@@ -1,7 +1,9 @@
 """The clinician app: ask, read verbatim cited quotes in context, export, give feedback.
 
 Run with `bala serve --index DIR` or `BALA_INDEX=DIR streamlit run app/streamlit_app.py`.
-Document text is only ever shown escaped (app/ui_text.py); no raw HTML is rendered.
+Document and user text is only ever shown escaped (app/ui_text.py); the only raw HTML is the
+app's own static style sheet, scroll script and anchors (app/answer_view.py). Sign-in: app/signin.py;
+privacy: app/privacy.py and app/feedback.py; see docs/app.md.
 """
 
 from __future__ import annotations
@@ -279,7 +281,7 @@ def render_active_filter(filters: Filters) -> None:
     if label:
         st.markdown(
             f":blue-badge[Active filter: {escape_markdown(label)}] "
-            ":gray[(change it in the sidebar, \u00bb at the top left)]"
+            ":gray[(change it in the sidebar)]"
         )
 
 

@@ -47,9 +47,18 @@ def short_source_label(source: Source) -> str:
         surname = first[0] if _surname_first(source.authors[0]) else first[-1]
         author = surname + (" et al" if len(source.authors) > 1 else "")
     parts = [p for p in (author, source.journal, str(source.year or "")) if p]
-    if not parts:
-        return source.title[:60] or source.source_id
-    return " \u00b7 ".join(parts)
+    if parts:
+        return " \u00b7 ".join(parts)
+    if source.title:
+        return _clip_words(source.title, 60)
+    return f"PMID {source.pmid}" if source.pmid else source.source_id
+
+
+def _clip_words(text: str, limit: int) -> str:
+    """`text` cut at the last whole word within `limit` characters, with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "\u2026"
 
 
 def _surname_first(name: str) -> bool:

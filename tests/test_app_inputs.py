@@ -108,3 +108,31 @@ def test_feedback_export_and_purge_commands(tmp_path, capsys):
 def test_plain_english_question_is_answered(demo_index, monkeypatch, question):
     at = run_app(monkeypatch, demo_index.index_dir, question)
     assert not at.error and at.session_state["history"][-1]["answer"] is not None
+
+
+def test_proxy_mode_refuses_a_request_without_the_user_header(demo_index, monkeypatch):
+    monkeypatch.setenv("BALA_AUTH_PROXY_HEADER", "X-Forwarded-Email")
+    at = run_app(monkeypatch, demo_index.index_dir)
+    assert any(
+        "Sign-in required" in e.value and "X\\-Forwarded\\-Email" in e.value for e in at.error
+    )
+    assert not at.chat_input
+
+
+def test_oidc_configured_shows_only_the_sign_in_screen(demo_index, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+    from test_app import APP
+
+    monkeypatch.setenv("BALA_INDEX", str(demo_index.index_dir))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.secrets["auth"] = {
+        "redirect_uri": "http://127.0.0.1:8501/oauth2callback",
+        "cookie_secret": "x" * 40,
+        "client_id": "bala",
+        "client_secret": "s",
+        "server_metadata_url": "http://127.0.0.1:1/.well-known/openid-configuration",
+    }
+    at.run()
+    assert not at.exception
+    assert [b.label for b in at.button] == ["Sign in"] and not at.chat_input
+    assert any(NOTICE in i.value for i in at.info)

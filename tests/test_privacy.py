@@ -209,7 +209,16 @@ def test_source_label_and_quote_flags():
     review = Source("doi:x", authors=("Lamble AJ", "Kovach AE"), journal="Blood", year=2025)
     assert short_source_label(review) == "Lamble et al \u00b7 Blood \u00b7 2025"
     assert short_source_label(Source("pmid:1", authors=("Adam J. Lamble",))) == "Lamble"
-    assert short_source_label(Source("pmid:9")) == "pmid:9"
+    assert short_source_label(Source("pmid:9", pmid="9")) == "PMID 9"
+    assert short_source_label(Source("sha256:ab")) == "sha256:ab"
+    long = Source(
+        "pmid:3",
+        title="Tisagenlecleucel in Children and Young Adults with B-Cell Lymphoblastic Leukemia",
+    )
+    assert (
+        short_source_label(long)
+        == "Tisagenlecleucel in Children and Young Adults with B-Cell\u2026"
+    )
 
     class Flagged:
         mismatch = "adult population"
