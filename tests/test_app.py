@@ -118,9 +118,7 @@ def test_feedback_concurrent_writers(tmp_path):
 
     def write(n: int) -> None:
         for i in range(10):
-            record_feedback(
-                path, build_id="build", helpful=i % 2 == 0, source_ids=[f"pmid:{n}"]
-            )
+            record_feedback(path, build_id="build", helpful=i % 2 == 0, source_ids=[f"pmid:{n}"])
 
     threads = [threading.Thread(target=write, args=(n,)) for n in range(6)]
     for t in threads:
