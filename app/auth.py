@@ -79,10 +79,9 @@ def read_oidc_config(path: Path) -> dict | None:
     return auth
 
 
-def resolve_auth(secrets: list[Path], proxy_header: str | None, no_auth: bool = False) -> AuthMode:
-    """The sign-in the app will use, from the flags and the secrets files that exist."""
-    if no_auth:
-        return AuthMode("none")
+def resolve_auth(secrets: list[Path], proxy_header: str | None) -> AuthMode:
+    """The sign-in the app will use, from the flags and the secrets files that exist
+    (`--no-auth` only lifts the refusal: a configured sign-in is still used)."""
     if proxy_header:
         return AuthMode("proxy", proxy_header)
     for path in secrets:

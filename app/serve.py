@@ -58,7 +58,7 @@ def auth_mode(host: str, secrets: Path | None, proxy_header: str | None, no_auth
     if secrets is not None and not secrets.is_file():
         raise AuthConfigError(f"{secrets}: no such secrets file")
     files = [secrets] if secrets else default_secrets_files(APP_SCRIPT.parents[1])
-    mode = resolve_auth(files, proxy_header, no_auth)
+    mode = resolve_auth(files, proxy_header)
     if secrets is not None and mode.kind == "none" and not no_auth:
         raise AuthConfigError(f"{secrets}: no [auth] section, so nobody could sign in")
     if problem := serve_auth_problem(host, mode, no_auth):
