@@ -178,9 +178,42 @@ def cmd_refs(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from app.serve import serve
+    from app.auth import AuthConfigError
+    from app.serve import auth_mode, serve
 
-    return serve(load_settings(args.index), host=args.host, port=args.port)
+    secrets = Path(args.secrets) if args.secrets else None
+    try:
+        mode = auth_mode(args.host, secrets, args.auth_proxy_header, args.no_auth)
+    except AuthConfigError as exc:
+        print(f"bala serve: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return serve(load_settings(args.index), host=args.host, port=args.port, mode=mode)
+
+
+def cmd_feedback(args) -> int:
+    from app.feedback import export_feedback, purge_feedback, write_private
+    from index.layout import feedback_path
+
+    path = feedback_path(load_settings(args.index).index_dir)
+    if args.action == "export":
+        data = export_feedback(path)
+        if not args.out:
+            _print_json(data)
+            return EXIT_OK
+        try:
+            write_private(Path(args.out), json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        except OSError as exc:
+            print(f"bala feedback export: {args.out}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_ERROR
+        return EXIT_OK
+    if args.older_than is not None and args.older_than < 0:
+        print("bala feedback purge: --older-than must be 0 or more days", file=sys.stderr)
+        return EXIT_USAGE
+    counts = purge_feedback(path, args.older_than)
+    print(
+        ", ".join(f"{n} {table} row(s) deleted" for table, n in counts.items()) or "nothing stored"
+    )
+    return EXIT_OK
 
 
 def engine_functions(settings):
@@ -282,8 +315,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="start the Streamlit app")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--secrets", help="Streamlit secrets file with the [auth] (OIDC) section")
+    p.add_argument("--auth-proxy-header", help="header set by an authenticating reverse proxy")
+    p.add_argument("--no-auth", action="store_true", help="serve beyond loopback without sign-in")
     _add_index(p)
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("feedback", help="export or purge stored feedback and kept answers")
+    p.add_argument("action", choices=["export", "purge"])
+    p.add_argument("--older-than", type=float, metavar="DAYS", help="purge only rows older")
+    p.add_argument("--out", help="export: write JSON to this file (mode 0600) instead of stdout")
+    _add_index(p)
+    p.set_defaults(func=cmd_feedback)
 
     from eval.cli import add_eval_commands
 

@@ -165,7 +165,7 @@ def format_refs(report: dict) -> str:
 
 def format_answer(answer) -> str:
     """Numbered quotes with [n], then AMA references; or the abstention and closest sources."""
-    from app.engine.citations import ama_reference
+    from app.engine.citations import ama_reference, format_quote
 
     if answer.abstained:
         lines = [f"{answer.message}.", ""]
@@ -178,10 +178,7 @@ def format_answer(answer) -> str:
     lines = []
     sources = {c.citation: c.source for c in answer.sources}
     for i, q in enumerate(answer.quotes, start=1):
-        source = sources.get(q.citation)
-        label = source.page_label(q.page) if source else str(q.page or "")
-        page = f", p. {label}" if q.page else ""
-        lines.append(f"{i}. \u201c{q.text}\u201d [{q.citation}{page}]")
+        lines.append(f"{i}. {format_quote(q, sources.get(q.citation))}")
         lines += format_cited(answer, i - 1)
     lines += ["", "References"]
     lines += [f"  [{c.citation}] {ama_reference(c.source)}" for c in answer.sources]

@@ -9,13 +9,22 @@ import sys
 import threading
 from pathlib import Path
 
+from app.auth import (
+    PROXY_HEADER_ENV,
+    AuthConfigError,
+    AuthMode,
+    default_secrets_files,
+    resolve_auth,
+    serve_auth_problem,
+)
 from core.settings import Settings
 
 APP_SCRIPT = Path(__file__).with_name("streamlit_app.py")
 
 
-def streamlit_command(host: str, port: int) -> list[str]:
+def streamlit_command(host: str, port: int, secrets: Path | None = None) -> list[str]:
     """The `streamlit run` command line: headless, XSRF protection on, no telemetry."""
+    extra = ["--secrets.files", str(secrets)] if secrets else []
     return [
         sys.executable,
         "-m",
@@ -40,18 +49,46 @@ def streamlit_command(host: str, port: int) -> list[str]:
         "false",
         "--client.toolbarMode",
         "viewer",
-    ]
+    ] + extra
 
 
-def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8501) -> int:
+def auth_mode(host: str, secrets: Path | None, proxy_header: str | None, no_auth: bool) -> AuthMode:
+    """The sign-in `bala serve` will run with; raises AuthConfigError (a bad secrets file, or
+    a non-loopback host without sign-in and without --no-auth) with the reason."""
+    if secrets is not None and not secrets.is_file():
+        raise AuthConfigError(f"{secrets}: no such secrets file")
+    files = [secrets] if secrets else default_secrets_files(APP_SCRIPT.parents[1])
+    mode = resolve_auth(files, proxy_header)
+    if secrets is not None and mode.kind == "none" and not no_auth:
+        raise AuthConfigError(f"{secrets}: no [auth] section, so nobody could sign in")
+    if problem := serve_auth_problem(host, mode, no_auth):
+        raise AuthConfigError(problem)
+    return mode
+
+
+def serve(
+    settings: Settings,
+    host: str = "127.0.0.1",
+    port: int = 8501,
+    mode: AuthMode = AuthMode("none"),
+) -> int:
     """Run Streamlit in a child process until it exits; returns its exit code.
 
     SIGTERM/SIGINT to `bala serve` are passed on to the child, so it never outlives us.
     """
     env = dict(os.environ)
     env["BALA_INDEX"] = str(settings.index_dir)
-    cmd = streamlit_command(host, port)
-    print(f"bala: serving {settings.index_dir} on http://{host}:{port}", file=sys.stderr)
+    env.pop(PROXY_HEADER_ENV, None)
+    if mode.kind == "proxy":
+        env[PROXY_HEADER_ENV] = mode.detail
+    secrets = Path(mode.detail) if mode.kind == "oidc" else None
+    cmd = streamlit_command(host, port, secrets)
+    sign_in = {"oidc": f"OpenID Connect ({mode.detail})", "proxy": f"proxy header {mode.detail}"}
+    print(
+        f"bala: serving {settings.index_dir} on http://{host}:{port}; sign-in: "
+        f"{sign_in.get(mode.kind, 'off')}",
+        file=sys.stderr,
+    )
     proc = subprocess.Popen(cmd, env=env, cwd=str(APP_SCRIPT.parents[1]))
 
     def forward(signum, _frame):

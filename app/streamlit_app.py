@@ -1,7 +1,9 @@
 """The clinician app: ask, read verbatim cited quotes in context, export, give feedback.
 
 Run with `bala serve --index DIR` or `BALA_INDEX=DIR streamlit run app/streamlit_app.py`.
-Document text is only ever shown escaped (app/ui_text.py); no raw HTML is rendered.
+Document and user text is only ever shown escaped (app/ui_text.py); the only raw HTML is the
+app's own static style sheet, scroll script and anchors (app/answer_view.py). Sign-in: app/signin.py;
+privacy: app/privacy.py and app/feedback.py; see docs/app.md.
 """
 
 from __future__ import annotations
@@ -14,29 +16,29 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from app.cited_view import render_cited_evidence, render_reference_coverage
+from app.answer_view import (
+    apply_style,
+    render_abstention,
+    render_audit,
+    render_exports,
+    render_feedback,
+    render_quotes,
+    render_sources,
+    scroll_to_question,
+)
+from app.cited_view import render_reference_coverage
 from app.engine.answer import Engine
-from app.engine.answer_types import ABSTAIN_MESSAGE, Answer, CitedSource
-from app.engine.citations import (
-    ama_authors,
-    answer_bibtex,
-    answer_csl_json,
-    answer_markdown,
-    answer_ris,
-)
-from app.feedback import record_feedback
-from app.ui_text import (
-    Context,
-    context_window,
-    doi_url,
-    escape_markdown,
-    highlighted_markdown,
-    pubmed_url,
-)
+from app.engine.answer_types import Answer
+from app.feedback import load_answer, store_answer
+from app.privacy import MAX_QUESTION_CHARS, mask_identifiers, question_problem
+from app.signin import PRIVACY_NOTICE, signed_in_user
+from app.ui_text import Context, context_window, escape_markdown
+from app.views import answer_from_json, describe_filters, passage_location
 from core.settings import Settings, load_settings
 from index.layout import IndexMissingError, current_build, feedback_path
 from index.manifest import IndexMismatchError
 from index.retrieve import Filters
+from index.store import read_rows_of
 
 EXAMPLES = (
     "What happens after relapse following CD19 CAR T cells?",
@@ -103,7 +105,7 @@ def render_index_summary(engine: Engine) -> None:
         f"Model {escape_markdown(manifest.model.id)} ({escape_markdown(manifest.model.backend)})"
     )
     if engine.loaded.warning:
-        st.warning(engine.loaded.warning)
+        st.warning(escape_markdown(engine.loaded.warning))
 
 
 def render_filters(engine: Engine) -> Filters:
@@ -149,202 +151,171 @@ def render_sidebar(engine: Engine) -> Filters:
 # --- answering -----------------------------------------------------------------------------
 
 
-def quote_contexts(engine: Engine, answer: Answer) -> list[Context | None]:
-    """The stored text around each quote (read once, when the answer is made)."""
-    texts: dict[str, str] = {}
+def quote_places(engine: Engine, answer: Answer) -> tuple[list[Context | None], list[str]]:
+    """The stored text around each quote, and where its passage is in words (page, section);
+    read once, when the answer is made."""
+    docs: dict = {}
+    rows = read_rows_of(engine.loaded.store.path, [q.chunk_id for q in answer.quotes if q.chunk_id])
     contexts: list[Context | None] = []
+    locations: list[str] = []
     for q in answer.quotes:
         try:
-            if q.source_id not in texts:
-                texts[q.source_id] = engine.loaded.store.document(q.source_id).text
-            contexts.append(context_window(texts[q.source_id], q.start, q.end))
+            if q.source_id not in docs:
+                docs[q.source_id] = engine.loaded.store.document(q.source_id)
+            doc = docs[q.source_id]
+            contexts.append(context_window(doc.text, q.start, q.end))
+            pages = doc.pages_for(q.start, q.end)
         except KeyError:
             contexts.append(None)
-    return contexts
+            pages = ()
+        chunk = engine.loaded.store.chunks[rows[q.chunk_id]] if q.chunk_id in rows else None
+        locations.append(passage_location(pages, chunk.section if chunk else ""))
+    return contexts, locations
 
 
-def ask(engine: Engine, question: str, filters: Filters) -> dict:
-    """A history entry for one question; errors become a short message, traceback to stderr."""
-    entry = {"id": uuid.uuid4().hex[:12], "question": question, "filters": filters}
-    entry["asked_at"] = datetime.now(UTC)
+def ask(engine: Engine, settings: Settings, question: str, filters: Filters, user) -> dict:
+    """A history entry for one question; errors become a short message, traceback to stderr
+    (with identifiers masked). The answer, without its question, is kept for its permalink."""
+    masked = mask_identifiers(question)  # identifiers never reach the engine, logs or exports
+    entry = {
+        "id": uuid.uuid4().hex[:12],
+        "asked_at": datetime.now(UTC),
+        "question": masked,
+        "masked": masked != question,
+        "filters": filters,
+        "filter_label": describe_filters(filters),
+        "user": user,
+        "answer": None,
+        "contexts": [],
+        "locations": [],
+        "error": question_problem(question),
+    }
+    if entry["error"]:
+        return entry
     try:
-        answer = engine.ask(question, filters=filters)
-        entry.update(answer=answer, contexts=quote_contexts(engine, answer), error=None)
+        answer = engine.ask(masked, filters=filters)
+        contexts, locations = quote_places(engine, answer)
+        entry.update(answer=answer, contexts=contexts, locations=locations)
     except Exception:  # noqa: BLE001 - any failure must reach the user as a message only
-        print(f"bala app: answering {question!r} failed", file=sys.stderr)
+        print(f"bala app: answering {masked!r} failed", file=sys.stderr)
         traceback.print_exc(file=sys.stderr)
-        entry.update(answer=None, contexts=[], error=ERROR_TEXT)
+        entry.update(error=ERROR_TEXT)
+        return entry
+    try:
+        store_answer(feedback_path(settings.index_dir), entry["id"], answer.to_json(), user)
+        entry["stored"] = True
+    except (sqlite3.Error, OSError):
+        traceback.print_exc(file=sys.stderr)
     return entry
 
 
-# --- rendering an answer -------------------------------------------------------------------
+# --- rendering -----------------------------------------------------------------------------
 
 
-def citation_marker(number: int, page: int | str | None) -> str:
-    page_part = f", p. {page}" if page else ""
-    return f"\\[{number}{page_part}\\]"
+def shown_question(question: str) -> str:
+    """The question as echoed back: whole when it fits the limit, else its beginning."""
+    if len(question) <= MAX_QUESTION_CHARS:
+        return escape_markdown(question)
+    return escape_markdown(question[:200]) + f" … *({len(question):,} characters)*"
 
 
-def render_quotes(answer: Answer, contexts: list[Context | None]) -> None:
-    """Each quote with its [n] marker, and an expander with the passage around it."""
-    st.caption(escape_markdown(answer.message))
-    sources = {c.citation: c.source for c in answer.sources}
-    for i, (q, ctx) in enumerate(zip(answer.quotes, contexts, strict=True), start=1):
-        source = sources.get(q.citation)
-        marker = citation_marker(q.citation, source.page_label(q.page) if source else q.page)
-        st.markdown(f"> \u201c{escape_markdown(q.text)}\u201d **{marker}**")
-        with st.expander(f"Passage around quote {i} {marker}"):
-            if ctx is None:
-                st.text(q.text)
-            else:
-                st.markdown(highlighted_markdown(ctx))
-            st.caption(
-                f"{escape_markdown(q.source_id)} \u00b7 characters {q.start}\u2013{q.end}"
-                " of the stored text \u00b7 quote highlighted"
-            )
-        render_cited_evidence(answer, i - 1)  # what the quoted sentence cites
-
-
-def source_lines(cited: CitedSource, pages: list[int]) -> list[str]:
-    """Markdown lines for one source; metadata escaped, links built from PMID/DOI only."""
-    s = cited.source
-    title = escape_markdown(s.title or s.source_id)
-    label = "" if cited.supporting else " \u2014 *closest, not supporting*"
-    lines = [f"**\\[{cited.citation}\\]** {title}{label}"]
-    meta = [ama_authors(s.authors), s.journal, str(s.year or "")]
-    if pages:
-        meta.append("p. " + ", ".join(s.page_label(p) for p in pages))
-    meta_text = " \u00b7 ".join(escape_markdown(m) for m in meta if m)
-    links = []
-    if url := pubmed_url(s.pmid):
-        links.append(f"[PubMed {s.pmid}]({url})")
-    if url := doi_url(s.doi):
-        links.append(f"[doi:{escape_markdown(s.doi)}]({url})")
-    tail = " \u00b7 ".join(part for part in (meta_text, " \u00b7 ".join(links)) if part)
-    return lines + ([tail] if tail else [])
-
-
-def render_sources(answer: Answer, heading: str) -> None:
-    st.markdown(f"**{heading}**")
-    for cited in answer.sources:
-        pages = sorted({q.page for q in answer.quotes if q.citation == cited.citation and q.page})
-        with st.container(border=True):
-            st.markdown("  \n".join(source_lines(cited, pages)))
-
-
-def render_abstention(answer: Answer) -> None:
-    st.warning(
-        f"**{ABSTAIN_MESSAGE}.** No passage in the library supports an answer strongly "
-        "enough to quote it, so none is given.",
-        icon="\u26a0\ufe0f",
-    )
-    if answer.missing_terms:
-        missing = ", ".join(escape_markdown(t) for t in answer.missing_terms)
-        st.markdown(f"No retrieved passage mentions: {missing}.")
-    if answer.sources:
-        render_sources(answer, "Closest sources (closest, not supporting)")
-
-
-EXPORTS = (  # label, function, extension, MIME type
-    ("Markdown", answer_markdown, "md", "text/markdown"),
-    ("BibTeX", answer_bibtex, "bib", "application/x-bibtex"),
-    ("RIS", answer_ris, "ris", "application/x-research-info-systems"),
-    ("CSL-JSON", answer_csl_json, "json", "application/vnd.citationstyles.csl+json"),
-)
-
-
-def render_exports(entry: dict) -> None:
-    """Every answer (abstentions too) exports with its question, date, build and disclaimer."""
+def render_answer(settings: Settings, entry: dict) -> None:
     answer: Answer = entry["answer"]
-    stem = f"bala-answer-{entry['id']}"
-    cols = st.columns([1, 1, 1, 1, 2])
-    for col, (label, export, ext, mime) in zip(cols, EXPORTS):
-        col.download_button(
-            f"Export {label}",
-            export(answer, entry.get("asked_at")),
-            file_name=f"{stem}.{ext}",
-            mime=mime,
-            key=f"{ext}_{entry['id']}",
-            on_click="ignore",
-        )
-
-
-def save_feedback(settings: Settings, entry: dict, helpful: bool, comment: str) -> None:
-    answer: Answer = entry["answer"]
-    try:
-        record_feedback(
-            feedback_path(settings.index_dir),
-            entry["question"],
-            answer.to_json(),
-            answer.build_id,
-            helpful,
-            comment.strip(),
-        )
-    except (sqlite3.Error, OSError):
-        traceback.print_exc(file=sys.stderr)
-        st.error("Could not save the feedback (see the server log).")
+    if entry.get("filter_label"):
+        st.markdown(f":blue-badge[Filtered: {escape_markdown(entry['filter_label'])}]")
+    if answer.abstained:
+        render_abstention(answer)
+    else:
+        render_quotes(answer, entry["contexts"], entry["locations"])
+        st.caption(escape_markdown(answer.message))
+        render_sources(answer, "Sources")
+    render_audit(entry)
+    render_exports(entry)
+    if entry.get("permalink"):
         return
-    st.session_state[f"feedback_done_{entry['id']}"] = True
-    st.success("Thank you \u2014 feedback saved.")
-
-
-def render_feedback(settings: Settings, entry: dict) -> None:
-    """Helpful / not helpful with an optional comment, stored beside the index."""
-    key = entry["id"]
-    if st.session_state.get(f"feedback_done_{key}"):
-        st.caption("Feedback saved \u2014 thank you.")
-        return
-    comment_col, yes_col, no_col = st.columns([4, 1, 1], vertical_alignment="bottom")
-    comment = comment_col.text_input(
-        "Comment (optional)",
-        key=f"feedback_comment_{key}",
-        max_chars=2000,
-        placeholder="Optional comment on this answer",
-    )
-    if yes_col.button("Helpful", key=f"feedback_yes_{key}", icon=":material/thumb_up:"):
-        save_feedback(settings, entry, True, comment)
-    elif no_col.button("Not helpful", key=f"feedback_no_{key}", icon=":material/thumb_down:"):
-        save_feedback(settings, entry, False, comment)
+    render_feedback(settings, entry)
 
 
 def render_entry(settings: Settings, entry: dict) -> None:
     with st.chat_message("user"):
-        st.markdown(escape_markdown(entry["question"]))
+        st.markdown(shown_question(entry["question"]))
+        if entry.get("masked"):
+            st.caption("Record numbers, dates and names were masked before searching.")
+        st.html(f'<span id="bala-q-{entry["id"]}"></span>')  # scroll anchor, hex id only
     with st.chat_message("assistant"):
         if entry["error"]:
             st.error(entry["error"])
             return
-        answer: Answer = entry["answer"]
-        if not entry["filters"].is_empty():
-            st.caption("Filtered search (see the sidebar).")
-        if answer.abstained:
-            render_abstention(answer)
-        else:
-            render_quotes(answer, entry["contexts"])
-            render_sources(answer, "Sources")
-        render_exports(entry)
-        render_feedback(settings, entry)
+        render_answer(settings, entry)
+
+
+def open_permalink(settings: Settings) -> bool:
+    """Show the answer a permalink names (?build=…&answer=…); True when one was asked for."""
+    params = st.query_params
+    build_id, answer_id = params.get("build"), params.get("answer")
+    if not (build_id and answer_id):
+        return False
+    stored = load_answer(feedback_path(settings.index_dir), build_id, answer_id)
+    st.subheader("A kept answer")
+    if stored is None:
+        st.warning("No answer is kept under this link (it may have been purged).")
+        return True
+    answer = answer_from_json(stored)
+    entry = {
+        "id": answer_id,
+        "question": "",
+        "answer": answer,
+        "contexts": [None] * len(answer.quotes),
+        "locations": [],
+        "filter_label": "",
+        "permalink": True,
+        "stored": True,
+    }
+    with st.chat_message("user"):
+        st.markdown("*The question is not kept with a permalink.*")
+    with st.chat_message("assistant"):
+        render_answer(settings, entry)
+    st.markdown("[Ask a new question](?)")
+    return True
+
+
+def render_active_filter(filters: Filters) -> None:
+    """The active filter above the answers (the sidebar is folded away on a phone)."""
+    label = describe_filters(filters)
+    if label:
+        st.markdown(
+            f":blue-badge[Active filter: {escape_markdown(label)}] "
+            ":gray[(change it in the sidebar)]"
+        )
 
 
 def main() -> None:
     st.set_page_config(page_title="bala \u2014 relapsed B-ALL evidence", layout="wide")
+    apply_style()
+    user = signed_in_user()
     st.title("bala")
     st.caption(DISCLAIMER)
+    st.info(PRIVACY_NOTICE, icon=":material/lock:")
     settings = load_settings()
+    if open_permalink(settings):
+        return
     engine = engine_or_instructions(settings)
     if engine is None:
         return
     filters = render_sidebar(engine)
+    render_active_filter(filters)
     history: list[dict] = st.session_state.setdefault("history", [])
     typed = st.chat_input("Ask about B-ALL relapsed after CAR T, blinatumomab or inotuzumab\u2026")
     question = (typed or st.session_state.pop("pending_question", None) or "").strip()
     if question:
         with st.spinner("Searching the library\u2026"):
-            history.append(ask(engine, question, filters))
+            history.append(ask(engine, settings, question, filters, user))
     if not history:
         st.info("Ask a question below, or pick an example question in the sidebar.")
     for entry in history:
         render_entry(settings, entry)
+    if question and history:
+        scroll_to_question(history[-1]["id"])
 
 
 main()

@@ -2,6 +2,15 @@
 # Install Debian's chromium for the browser tests (idempotent).
 # Never runs `playwright install`: the tests drive /usr/bin/chromium, nothing is downloaded.
 set -euo pipefail
+cd "$(dirname "$0")/.."
+# The sign-in test's OpenID provider (npm oidc-provider, versions locked in tests/oidc).
+if command -v npm >/dev/null 2>&1; then
+  if [ ! -d tests/oidc/node_modules/oidc-provider ]; then
+    (cd tests/oidc && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+else
+  echo "install_browser: npm missing; the sign-in browser test will skip" >&2
+fi
 if [ -x /usr/bin/chromium ]; then
   echo "chromium present: $(/usr/bin/chromium --version 2>/dev/null || echo /usr/bin/chromium)"
   exit 0

@@ -197,9 +197,7 @@ def answer_markdown(answer: Answer, asked_at: datetime | None = None) -> str:
             lines += [f"- {ama_reference(c.source)}" for c in answer.sources]
     else:
         for q in answer.quotes:
-            source = sources.get(q.citation)
-            page = _page_text(source, q) if source else (f", p. {q.page}" if q.page else "")
-            lines.append(f"> \u201c{q.text}\u201d [{q.citation}{page}]")
+            lines.append(f"> {format_quote(q, sources.get(q.citation))}")
             lines.append("")
         lines.append("### References")
         lines += [f"{c.citation}. {ama_reference(c.source)}" for c in answer.sources]
@@ -283,3 +281,18 @@ def export_answer(answer: Answer, suffix: str, asked_at: datetime | None = None)
     """The export for a file suffix: .md, .bib, .ris or .json (CSL-JSON)."""
     writers = {".md": answer_markdown, ".bib": answer_bibtex, ".ris": answer_ris}
     return writers.get(suffix.lower(), answer_csl_json)(answer, asked_at)
+
+
+def quote_label(quote, source=None) -> str:
+    """A quote's source label: its reference number and citable page, "[2, p. 64]" (the
+    journal's page where the source maps its PDF pages, else the PDF page)."""
+    if not quote.page:
+        return f"[{quote.citation}]"
+    page = source.page_label(quote.page) if source is not None else str(quote.page)
+    return f"[{quote.citation}, p. {page}]"
+
+
+def format_quote(quote, source=None) -> str:
+    """The one plain-text rendering of a quote with its source label, used by the CLI, the
+    Markdown export and the app: \u201cverbatim text\u201d [n, p. x]."""
+    return f"\u201c{quote.text}\u201d {quote_label(quote, source)}"
