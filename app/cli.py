@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -15,36 +16,54 @@ from core.settings import load_settings
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 
 
+def emit(text: str) -> None:
+    """Print to stdout; a reader that closed the pipe (`bala status | head`) ends the output
+    quietly, and the command keeps its own exit code."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        _silence_stdout()
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def _print_json(data, out: str | None = None) -> None:
     text = json.dumps(data, indent=2, ensure_ascii=False)
     if out:
         Path(out).write_text(text + "\n", encoding="utf-8")
     else:
-        print(text)
+        emit(text)
 
 
 def cmd_ingest(args) -> int:
-    from app.reporting import format_ingest_report
+    from app.reporting import format_ingest_report, ingested_anything
     from index.build import ingest_paths
 
     settings = load_settings(args.index)
     report = ingest_paths(
         [Path(p) for p in args.paths], settings, prune=args.prune, progress=sys.stderr.isatty()
     )
-    print(format_ingest_report(report, settings.index_dir))
-    return EXIT_PARTIAL if report.failed else EXIT_OK
+    emit(format_ingest_report(report, settings.index_dir))
+    if not ingested_anything(report):
+        return EXIT_ERROR
+    return EXIT_PARTIAL if report.failed or report.duplicates else EXIT_OK
 
 
 def cmd_status(args) -> int:
     from app.reporting import format_status
-    from index.loaded import index_status
+    from index.status import index_status
 
-    status = index_status(load_settings(args.index))
+    status = index_status(load_settings(args.index), verify=args.verify)
     if args.json:
         _print_json(status)
     else:
-        print(format_status(status))
-    return EXIT_OK
+        emit(format_status(status, sources=args.sources))
+    return EXIT_OK if status["integrity"]["ok"] else EXIT_ERROR
 
 
 def cmd_ask(args) -> int:
@@ -52,6 +71,9 @@ def cmd_ask(args) -> int:
     from app.reporting import format_answer
     from index.retrieve import Filters
 
+    if not args.question.strip():
+        print("bala ask: the question is empty", file=sys.stderr)
+        return EXIT_USAGE
     settings = load_settings(args.index)
     filters = Filters(
         source_ids=frozenset(args.source) if args.source else None,
@@ -62,11 +84,16 @@ def cmd_ask(args) -> int:
         populations=frozenset(args.population) if args.population else None,
         diseases=frozenset(args.disease) if args.disease else None,
     )
+    from app.engine.answer import get_engine
+
+    engine = get_engine(settings)
     answer = answer_question(args.question, settings, k=args.k, filters=filters)
+    if engine.loaded.warning:
+        print(f"bala: warning: {engine.loaded.warning}", file=sys.stderr)
     if args.json:
-        _print_json(answer.to_json())
+        _print_json({**answer.to_json(), "index_warning": engine.loaded.warning})
     else:
-        print(format_answer(answer))
+        emit(format_answer(answer))
     return EXIT_OK
 
 
@@ -146,8 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_index(p)
     p.set_defaults(func=cmd_ingest)
 
-    p = sub.add_parser("status", help="what the index holds")
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("status", help="what the index holds and whether it is intact")
+    p.add_argument("--json", action="store_true", help="everything, with each source's metadata")
+    p.add_argument("--sources", action="store_true", help="also list every source")
+    p.add_argument("--verify", action="store_true", help="also check every build file's sha256")
     _add_index(p)
     p.set_defaults(func=cmd_status)
 
@@ -192,7 +221,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bala: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
+        if args.command == "ingest":
+            print(
+                "\nbala ingest: interrupted; nothing was published and the previous build is "
+                "kept. Embeddings computed so far are cached: run the same command to resume.",
+                file=sys.stderr,
+            )
         return 130
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_OK
 
 
 if __name__ == "__main__":

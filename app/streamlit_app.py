@@ -90,12 +90,12 @@ def render_index_summary(engine: Engine) -> None:
     st.markdown(f"**{len(sources)}** sources \u00b7 **{len(engine.loaded.store.chunks)}** passages")
     st.caption(" \u00b7 ".join(f"{kind.title()}s: {n}" for kind, n in sorted(kinds.items())))
     st.caption(f"Build {escape_markdown(engine.loaded.build_id)}")
-    st.caption(f"Built {escape_markdown(str(manifest.get('created_at', '?')))}")
-    model = manifest.get("model", {})
+    st.caption(f"Built {escape_markdown(manifest.created_at)}")
     st.caption(
-        f"Model {escape_markdown(str(model.get('id', '?')))} "
-        f"({escape_markdown(str(model.get('backend', '?')))})"
+        f"Model {escape_markdown(manifest.model.id)} ({escape_markdown(manifest.model.backend)})"
     )
+    if engine.loaded.warning:
+        st.warning(engine.loaded.warning)
 
 
 def render_filters(engine: Engine) -> Filters:

@@ -15,10 +15,6 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 @dataclass(frozen=True)
 class Source:
     """Citation metadata of one indexed work."""
@@ -143,6 +139,7 @@ class IngestReport:
     failed: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
     warnings: list[tuple[str, str]] = field(default_factory=list)  # (file, message)
+    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (file, what and where)
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)  # source ids pruned
     added_chunks: int = 0

@@ -170,8 +170,3 @@ def register_bench(bench_sub) -> None:
     p.add_argument("--cache", default=str(DEFAULT_CACHE), help="embedding cache file")
     p.add_argument("--json", metavar="OUT")
     p.set_defaults(func=_cmd)
-
-
-def vectors_of(loaded) -> np.ndarray:
-    """All vectors of an in-memory index (for experiments)."""
-    return loaded.faiss_index.reconstruct_n(0, loaded.faiss_index.ntotal)

@@ -7,10 +7,9 @@ moment leaves the previous build intact and loadable.
 from __future__ import annotations
 
 import os
-import shutil
+import sqlite3
 import time
 import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,59 +22,76 @@ from index.embed import EmbeddingCache, embed_cached, load_embedder, model_key
 from index.enrich import carry_metadata, drop_deleted_pmids
 from index.inputs import discover, file_sha256
 from index.lexical import TOKENIZER_VERSION, Bm25Index, bm25_rows, tokenize
-from index.manifest import SCHEMA_VERSION, IndexMismatchError, read_manifest, write_manifest
+from index.manifest import (
+    SCHEMA_VERSION,
+    IndexDamagedError,
+    IndexMismatchError,
+    Manifest,
+    ModelInfo,
+    bm25_params,
+    check_sizes,
+    file_records,
+    read_manifest,
+    write_manifest,
+)
+from index.plan import LiveBuild, Plan, orphaned_duplicates, source_ids, unique_contents
 from index.row_terms import RowTerms
 from index.store import Store, read_chunk_texts, read_reused_rows, read_rows_of, write_store
 from ingest.chunking import chunk_document, chunker_params
 from ingest.errors import IngestError
 from ingest.loaders import load_file
 
-CRASH_ENV = "BALA_TEST_CRASH_AT"  # test hook: exit abruptly at a named stage
+
+def stage_reached(stage: str) -> None:
+    """Called at the named points of a build (after_embed, after_store, before_switch).
+
+    Does nothing; the crash tests replace it (monkeypatch) to kill a build at that point."""
 
 
-def _maybe_crash(stage: str) -> None:
-    if os.environ.get(CRASH_ENV) == stage:
-        os._exit(137)
-
-
-@dataclass
-class _Plan:
-    """The next build's files: new documents, or None where the live build's rows are reused."""
-
-    files: dict[str, tuple[str, list[Document] | None]] = field(default_factory=dict)
-    changed: bool = False
-    deleted_pmids: set[str] = field(default_factory=set)  # MEDLINE <DeleteCitation>s
-
-
-@dataclass
-class _Live:
-    """What the live build holds: its directory, manifest and files."""
-
-    build: Path | None = None
-    manifest: dict = field(default_factory=dict)
-    files: dict[str, tuple[str, list[str]]] = field(default_factory=dict)  # path -> sha, ids
-
-    @property
-    def store_path(self) -> Path | None:
-        return self.build / "store.sqlite" if self.build else None
-
-
-def _previous(index_dir: Path) -> _Live:
-    """The live build (empty when there is none); documents are read only when needed."""
+def _previous(index_dir: Path, report: IngestReport) -> LiveBuild:
+    """The build to add to: the live one, or when it is damaged the newest intact older one
+    (said in a warning); empty when there is none yet. Documents are read only when needed."""
     build = layout.current_build(index_dir)
     if build is None:
-        return _Live()
-    store = Store(build / "store.sqlite")
+        return LiveBuild()
     try:
-        files = store.files()
-    finally:
-        store.close()
-    return _Live(build, read_manifest(build / "manifest.json"), files)
+        return _read_live(build)
+    except IndexDamagedError as damage:
+        for older in layout.finished_builds(index_dir):
+            try:
+                live = _read_live(older)
+            except IndexDamagedError:
+                continue
+            report.warnings.append(
+                (str(index_dir), f"the live build is damaged ({damage}); adding to {older.name}")
+            )
+            return live
+        raise IndexDamagedError(
+            f"{damage}; no intact build is left to add to: remove {index_dir} and ingest the "
+            "whole library again"
+        ) from damage
 
 
-def _load_changed(paths, settings, live: _Live, report) -> _Plan:
-    """Parse new or changed files; keep the previous version of any file that now fails."""
-    plan = _Plan(files={path: (sha, None) for path, (sha, _) in live.files.items()})
+def _read_live(build: Path) -> LiveBuild:
+    manifest = read_manifest(build / "manifest.json")
+    check_sizes(build, manifest)
+    try:
+        store = Store(build / "store.sqlite")
+        try:
+            files = store.files()
+        finally:
+            store.close()
+    except sqlite3.DatabaseError as exc:
+        raise IndexDamagedError(f"{build / 'store.sqlite'}: unreadable ({exc})") from exc
+    return LiveBuild(build, manifest, files, dict(manifest.duplicates))
+
+
+def _load_changed(paths, settings, live: LiveBuild, report, plan: Plan | None = None) -> Plan:
+    """Parse new or changed files (all of `paths` when a plan is given: files read again);
+    keep the previous version of any file that now fails."""
+    forced = plan is not None
+    if plan is None:
+        plan = Plan(files={path: (sha, None) for path, (sha, _) in live.files.items()})
     for path in paths:
         key = str(path)
         try:
@@ -83,9 +99,11 @@ def _load_changed(paths, settings, live: _Live, report) -> _Plan:
         except OSError as exc:
             report.failed.append((key, f"unreadable: {exc.strerror or exc}"))
             continue
-        if key in live.files and live.files[key][0] == sha:
+        if not forced and key in live.files and live.files[key][0] == sha:
             report.unchanged.append(key)
             continue
+        if key in report.unchanged:
+            report.unchanged.remove(key)
         try:
             result = load_file(path, sha, settings.ingest)
         except IngestError as exc:
@@ -102,18 +120,13 @@ def _load_changed(paths, settings, live: _Live, report) -> _Plan:
     return plan
 
 
-def _source_ids(entry: tuple[str, list[Document] | None], live: _Live, key: str) -> list[str]:
-    docs = entry[1]
-    return [d.source_id for d in docs] if docs is not None else live.files[key][1]
-
-
-def _prune(plan: _Plan, live: _Live, report: IngestReport) -> None:
+def _prune(plan: Plan, live: LiveBuild, report: IngestReport) -> None:
     for key in [k for k in plan.files if not Path(k).exists()]:
-        report.removed.extend(_source_ids(plan.files.pop(key), live, key))
+        report.removed.extend(source_ids(plan.files.pop(key), live, key))
         plan.changed = True
 
 
-def _read_all(plan: _Plan, live: _Live) -> None:
+def _read_all(plan: Plan, live: LiveBuild) -> None:
     """Replace reused entries with the live build's documents (a full rebuild re-chunks all)."""
     if live.store_path is None or all(docs is not None for _, docs in plan.files.values()):
         return
@@ -127,63 +140,13 @@ def _read_all(plan: _Plan, live: _Live) -> None:
             plan.files[key] = (sha, [docs[s] for s in live.files[key][1] if s in docs])
 
 
-@dataclass
-class _Contents:
-    """One source per id (the first file in path order wins): reused ids and new documents."""
-
-    reused: list[str] = field(default_factory=list)
-    documents: list[Document] = field(default_factory=list)
-    files: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
-
-
-def _unique_contents(plan: _Plan, live: _Live, report: IngestReport) -> _Contents:
-    seen: dict[str, str] = {}
-    out = _Contents()
-    for key in sorted(plan.files):
-        sha, docs = plan.files[key]
-        kept = []
-        for source_id in _source_ids(plan.files[key], live, key):
-            if source_id in seen and seen[source_id] != key:
-                report.warnings.append(
-                    (key, f"{source_id} already indexed from {seen[source_id]}; skipped")
-                )
-                continue
-            seen[source_id] = key
-            kept.append(source_id)
-        if docs is None:
-            out.reused.extend(kept)
-        else:
-            out.documents.extend(d for d in docs if d.source_id in kept)
-        out.files[key] = (sha, kept)
-    return out
-
-
 def _chunk_all(documents: list[Document], settings: Settings) -> list[Chunk]:
     size, overlap = settings.ingest.chunk_size, settings.ingest.chunk_overlap
     return [c for doc in documents for c in chunk_document(doc, size, overlap)]
 
 
-def bm25_params(settings: Settings) -> dict:
-    """BM25 parameters as the manifest records them (a change forces a rebuild)."""
-    return {
-        "k1": settings.index.bm25_k1,
-        "b": settings.index.bm25_b,
-        "tokenizer": TOKENIZER_VERSION,
-    }
-
-
-def _settings_changed(manifest: dict, settings: Settings) -> bool:
-    if not manifest:
-        return False
-    params = chunker_params(settings.ingest.chunk_size, settings.ingest.chunk_overlap)
-    model = manifest.get("model", {})
-    return (
-        manifest.get("chunker") != params
-        or manifest.get("bm25") != bm25_params(settings)
-        or model.get("id") != settings.index.model_id
-        or model.get("backend") != settings.index.backend
-        or manifest.get("schema_version") != SCHEMA_VERSION
-    )
+def _settings_changed(manifest: Manifest | None, settings: Settings) -> bool:
+    return manifest is not None and not manifest.same_recipe(settings)
 
 
 def ingest_paths(
@@ -196,20 +159,26 @@ def ingest_paths(
         files, skipped, missing = discover(paths)
         report.skipped.extend(skipped)
         report.failed.extend(missing)
-        live = _previous(index_dir)
+        live = _previous(index_dir, report)
         manifest = live.manifest
         plan = _load_changed(files, settings, live, report)
         if prune:
             _prune(plan, live, report)
         settings_changed = _settings_changed(manifest, settings)
         if not plan.changed and not settings_changed and manifest:
-            report.build_id = manifest.get("build_id", "")
+            report.build_id = manifest.build_id
             return report
         if settings_changed:
             _read_all(plan, live)  # chunker, model or schema changed: re-chunk everything
-        contents = _unique_contents(plan, live, report)
+        contents = unique_contents(plan, live, report)
+        orphaned = orphaned_duplicates(contents, plan, live)
+        if orphaned:  # e.g. the file that provided them was pruned: read the others again
+            _load_changed([Path(k) for k in orphaned], settings, live, report, plan)
+            report.duplicates.clear()
+            contents = unique_contents(plan, live, report)
         drop_deleted_pmids(contents, plan.deleted_pmids, live.store_path, report)
         contents.documents = carry_metadata(contents.documents, live.store_path)
+        report.removed = [sid for sid in report.removed if sid not in contents.held()]
         if not contents.documents and not contents.reused and not manifest:
             return report  # nothing usable yet: no empty build
         _publish(index_dir, live, contents, settings, report, progress)
@@ -217,13 +186,13 @@ def ingest_paths(
     return report
 
 
-def _live_terms(live: _Live) -> RowTerms | None:
+def _live_terms(live: LiveBuild) -> RowTerms | None:
     """The live build's row terms, when its schema and tokenizer are the current ones."""
     manifest = live.manifest
     if (
         live.build is None
-        or manifest.get("schema_version") != SCHEMA_VERSION
-        or manifest.get("bm25", {}).get("tokenizer") != TOKENIZER_VERSION
+        or manifest.schema_version != SCHEMA_VERSION
+        or manifest.bm25.get("tokenizer") != TOKENIZER_VERSION
     ):
         return None
     where, fix = live.build / "bm25", "remove the index folder and run `bala ingest` again"
@@ -231,7 +200,7 @@ def _live_terms(live: _Live) -> RowTerms | None:
         terms = RowTerms.load(where)
     except (OSError, ValueError) as exc:
         raise IndexMismatchError(f"{where}: unreadable BM25 row terms ({exc}); {fix}") from exc
-    chunks = manifest.get("counts", {}).get("chunks")
+    chunks = manifest.chunk_count
     if terms.n_rows != chunks:
         raise IndexMismatchError(
             f"{where}: {terms.n_rows} rows of terms for {chunks} chunks; {fix}"
@@ -239,7 +208,7 @@ def _live_terms(live: _Live) -> RowTerms | None:
     return terms
 
 
-def _row_terms(reused_rows: list[int], chunks: list[Chunk], live: _Live) -> RowTerms:
+def _row_terms(reused_rows: list[int], chunks: list[Chunk], live: LiveBuild) -> RowTerms:
     """BM25 terms of the new build's rows: reused rows sliced from the live build's, then the
     new chunks' tokens (reusing the live tokens of an unchanged chunk id: same id = same text,
     e.g. when one record of a large JSONL file changed)."""
@@ -258,11 +227,11 @@ def _row_terms(reused_rows: list[int], chunks: list[Chunk], live: _Live) -> RowT
     return live_terms.take(reused_rows).extend(bm25_rows(new_tokens))
 
 
-def _reused_vectors(live: _Live, rows: list[int], settings: Settings, cache) -> np.ndarray:
+def _reused_vectors(live: LiveBuild, rows: list[int], settings: Settings, cache) -> np.ndarray:
     """Vectors of reused live rows, for a new index of another type: read back from a flat
     live index (exact), else from the embedding cache (an approximate index stores lossy
     codes)."""
-    if live.manifest.get("faiss", {}).get("type") == "flat":
+    if live.manifest.faiss_type == "flat":
         index = dense.load_faiss(live.build / "dense.faiss")
         return index.reconstruct_n(0, index.ntotal)[rows]
     texts = read_chunk_texts(live.store_path, rows)
@@ -282,7 +251,7 @@ def _dense_index(live, rows, chunks, settings, index_dir, progress):
     cache = EmbeddingCache(layout.cache_path(index_dir))
     try:
         fresh, embedded = _embed([c.text for c in chunks], settings, cache, progress)
-        if rows and index_type == "flat" and live.manifest.get("faiss", {}).get("type") == "flat":
+        if rows and index_type == "flat" and live.manifest.faiss_type == "flat":
             index = dense.load_faiss(live.build / "dense.faiss")
             dense.keep_rows(index, rows)
             dense.add_vectors(index, fresh)
@@ -306,7 +275,7 @@ def _publish(index_dir, live, contents, settings, report, progress) -> None:
     faiss_index, index_type, embedded = _dense_index(
         live, reused, chunks, settings, index_dir, progress
     )
-    _maybe_crash("after_embed")
+    stage_reached("after_embed")
     stamp = datetime.now(UTC)
     build_id = f"{stamp:%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:6]}"
     final = layout.builds_dir(index_dir) / build_id
@@ -320,32 +289,24 @@ def _publish(index_dir, live, contents, settings, report, progress) -> None:
     Bm25Index.from_rows(row_terms, bm25["k1"], bm25["b"]).save(partial / "bm25")
     copy = (live.store_path, contents.reused) if contents.reused else None
     write_store(partial / "store.sqlite", contents.documents, chunks, contents.files, copy)
-    _maybe_crash("after_store")
+    stage_reached("after_store")
     n_sources = len(contents.reused) + len(contents.documents)
-    manifest = {
-        "schema_version": SCHEMA_VERSION,
-        "build_id": build_id,
-        "created_at": stamp.isoformat(timespec="seconds"),
-        "model": {
-            "id": settings.index.model_id,
-            "backend": settings.index.backend,
-            "dim": int(faiss_index.d),
-        },
-        "chunker": chunker_params(settings.ingest.chunk_size, settings.ingest.chunk_overlap),
-        "faiss": {"type": index_type},
-        "bm25": bm25,
-        "counts": {"sources": n_sources, "chunks": n_rows, "files": len(contents.files)},
-        "files": {path: sha for path, (sha, _) in sorted(contents.files.items())},
-        "write_seconds": round(time.perf_counter() - started, 3),
-    }
+    manifest = Manifest(
+        build_id=build_id,
+        created_at=stamp.isoformat(timespec="seconds"),
+        model=ModelInfo(settings.index.model_id, settings.index.backend, int(faiss_index.d)),
+        chunker=chunker_params(settings.ingest.chunk_size, settings.ingest.chunk_overlap),
+        bm25=bm25,
+        counts={"sources": n_sources, "chunks": n_rows, "files": len(contents.files)},
+        faiss_type=index_type,
+        files={path: sha for path, (sha, _) in sorted(contents.files.items())},
+        duplicates=dict(sorted(contents.duplicates.items())),
+        build_files=file_records(partial),
+        write_seconds=round(time.perf_counter() - started, 3),
+    )
     write_manifest(partial / "manifest.json", manifest)
     os.replace(partial, final)
-    _maybe_crash("before_switch")
+    stage_reached("before_switch")
     layout.switch_current(index_dir, final)
     report.build_id, report.changed = build_id, True
     report.added_chunks, report.embedded_chunks = n_rows, embedded
-
-
-def remove_index(index_dir: Path) -> None:
-    """Delete an index directory entirely (tests and `--rebuild`)."""
-    shutil.rmtree(index_dir, ignore_errors=True)

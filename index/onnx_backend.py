@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.embed import bundled_model_path
+from index.model import bundled_model_path
 
 MAX_TOKENS = 256  # the model's max_seq_length
 # Padded tokens per batch: short passages go 64 at a time, long ones ~16 (faster on 2 cores:

@@ -33,9 +33,13 @@ CREATE INDEX chunks_source ON chunks(source_id);
 _SOURCE_FIELDS = tuple(f.name for f in fields(Source))
 
 
+def source_to_dict(source: Source) -> dict:
+    """A Source's fields as a flat dict (shallow: `asdict` deep-copies, slow at 10^4 rows)."""
+    return {name: getattr(source, name) for name in _SOURCE_FIELDS}
+
+
 def source_to_json(source: Source) -> str:
-    """Flat JSON of a Source (a shallow dict: `asdict` deep-copies and is slow at 10^4 rows)."""
-    return json.dumps({name: getattr(source, name) for name in _SOURCE_FIELDS}, ensure_ascii=False)
+    return json.dumps(source_to_dict(source), ensure_ascii=False)
 
 
 _TUPLE_FIELDS = tuple(f.name for f in fields(Source) if str(f.type).startswith("tuple"))

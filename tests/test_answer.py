@@ -12,7 +12,8 @@ from conftest import shared_path
 from contract import assert_answer_contract
 
 from app.engine.answer import get_engine
-from index.loaded import index_status, open_index
+from index.loaded import open_index
+from index.status import index_status
 
 QUESTIONS = [
     "What happens after relapse following CD19 CAR T cells?",

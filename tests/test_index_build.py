@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from core.types import IngestReport
 from index import build, layout
-from index.build import CRASH_ENV, ingest_paths
+from index import manifest as manifest_module
+from index.build import ingest_paths
 from index.dense import add_vectors, build_faiss, keep_rows, search_faiss
 from index.embed import EmbeddingCache, embed_cached, model_key
 from index.lexical import Bm25Index, tokenize
-from index.loaded import index_status, open_index
+from index.loaded import open_index
 from index.manifest import IndexMismatchError, read_manifest, write_manifest
 from index.row_terms import RowTerms
+from index.status import index_status
 from index.store import read_rows_of
 
 PAPER_A = "Relapse after CD19 CAR T cells is frequent. Antigen escape drives CD19-negative relapse."
@@ -38,10 +41,18 @@ def _library(root: Path) -> Path:
     return root
 
 
-def _ingest_cli(paths, index_dir, env_extra=None) -> subprocess.CompletedProcess:
-    env = {**os.environ, **(env_extra or {})}
-    cmd = [sys.executable, "-m", "app.cli", "ingest", *map(str, paths), "--index", str(index_dir)]
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+KILL_AT = (
+    "import os, sys; import index.build as b; from app.cli import main; "
+    "b.stage_reached = lambda s: os._exit(137) if s == sys.argv[1] else None; "
+    "sys.exit(main(sys.argv[2:]))"
+)
+
+
+def _ingest_killed_at(stage, paths, index_dir) -> subprocess.CompletedProcess:
+    """`bala ingest` in a child whose build is killed (exit 137) at the named stage."""
+    cmd = [sys.executable, "-c", KILL_AT, stage, "ingest", *map(str, paths)]
+    cmd += ["--index", str(index_dir)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
 
 
 def test_build_then_reingest_is_a_noop(tmp_path, settings_for):
@@ -173,7 +184,6 @@ def _passages(path: Path, n: int, offset: int = 0) -> None:
 
 
 def test_an_approximate_live_index_reuses_cached_vectors_not_lossy_codes(tmp_path, settings_for):
-    from dataclasses import replace
 
     def approximate(name):
         base = settings_for(name)
@@ -184,9 +194,9 @@ def test_an_approximate_live_index_reuses_cached_vectors_not_lossy_codes(tmp_pat
     _passages(lib / "many.jsonl", 200)
     step = approximate("step")
     ingest_paths([lib], step)
-    assert read_manifest(layout.current_build(step.index_dir) / "manifest.json")["faiss"] == {
-        "type": "ivf-sq8"
-    }
+    assert read_manifest(layout.current_build(step.index_dir) / "manifest.json").faiss_type == (
+        "ivf-sq8"
+    )
     _passages(lib / "more.jsonl", 5, offset=200)
     assert ingest_paths([lib], step).embedded_chunks == 5
     full = approximate("full")
@@ -196,7 +206,7 @@ def test_an_approximate_live_index_reuses_cached_vectors_not_lossy_codes(tmp_pat
     # 8-bit codes trained on different samples, int8 activations from different batches
     assert min(float(step_vecs[c] @ full_vecs[c]) for c in full_vecs) > 0.98
     # the reused rows' vectors came from the embedding cache, not from the lossy codes
-    live, loaded = build._previous(step.index_dir), open_index(step)
+    live, loaded = build._previous(step.index_dir, IngestReport()), open_index(step)
     rows = list(range(0, 205, 7))
     cache = EmbeddingCache(layout.cache_path(step.index_dir))
     try:
@@ -211,7 +221,6 @@ def test_an_approximate_live_index_reuses_cached_vectors_not_lossy_codes(tmp_pat
 
 
 def test_growing_past_the_threshold_turns_a_flat_index_approximate(tmp_path, settings_for):
-    from dataclasses import replace
 
     base = settings_for()
     settings = replace(base, index=replace(base.index, approx_from=150))
@@ -223,7 +232,7 @@ def test_growing_past_the_threshold_turns_a_flat_index_approximate(tmp_path, set
     _passages(lib / "more.jsonl", 40, offset=120)
     assert ingest_paths([lib], settings).embedded_chunks == 40
     manifest = read_manifest(layout.current_build(settings.index_dir) / "manifest.json")
-    assert manifest["faiss"] == {"type": "ivf-sq8"} and manifest["counts"]["chunks"] == 160
+    assert manifest.faiss_type == "ivf-sq8" and manifest.chunk_count == 160
     approx = _vectors_by_chunk(settings)
     assert flat.keys() <= approx.keys() and len(approx) == 160
     assert min(float(flat[c] @ approx[c]) for c in flat) > 0.99  # 8-bit codes of the same rows
@@ -239,7 +248,8 @@ def test_damaged_row_terms_stop_an_add_and_keep_the_live_build(tmp_path, setting
     with pytest.raises(IndexMismatchError, match="row_offsets|rows of terms|do not fit"):
         ingest_paths([lib], settings)
     assert layout.current_build(settings.index_dir) == live
-    assert len(open_index(settings).store.chunks) == 4
+    with pytest.raises(IndexMismatchError, match="row_offsets.npy is 144 bytes"):
+        open_index(settings)  # the size recorded in the manifest gives the damage away
 
 
 def test_stale_tokens_are_not_reused_after_a_tokenizer_change(tmp_path, settings_for, monkeypatch):
@@ -250,6 +260,7 @@ def test_stale_tokens_are_not_reused_after_a_tokenizer_change(tmp_path, settings
     ids = [c.chunk_id for c in store.chunks]
     assert read_rows_of(store.path, ids + ["no-such-chunk"]) == {c: i for i, c in enumerate(ids)}
     monkeypatch.setattr(build, "TOKENIZER_VERSION", 99)
+    monkeypatch.setattr(manifest_module, "TOKENIZER_VERSION", 99)
     monkeypatch.setattr(build, "tokenize", lambda text: ["changed"])
     report = ingest_paths([lib], settings)
     assert report.changed  # the manifest's tokenizer differs: a full rebuild
@@ -334,10 +345,11 @@ def test_model_or_dimension_mismatch_is_refused(tmp_path, settings_for):
     ingest_paths([_library(tmp_path / "lib")], settings)
     manifest_path = layout.current_build(settings.index_dir) / "manifest.json"
     manifest = read_manifest(manifest_path)
-    write_manifest(manifest_path, {**manifest, "model": {**manifest["model"], "id": "other/model"}})
+    other = replace(manifest.model, id="other/model")
+    write_manifest(manifest_path, replace(manifest, model=other))
     with pytest.raises(IndexMismatchError, match="other/model"):
         open_index(settings)
-    write_manifest(manifest_path, {**manifest, "counts": {**manifest["counts"], "chunks": 99}})
+    write_manifest(manifest_path, replace(manifest, counts={**manifest.counts, "chunks": 99}))
     with pytest.raises(IndexMismatchError, match="inconsistent"):
         open_index(settings)
 
@@ -356,12 +368,12 @@ def test_crash_mid_build_leaves_the_previous_build(tmp_path, settings_for, stage
     ingest_paths([lib], settings)
     before = layout.current_build(settings.index_dir)
     (lib / "new.txt").write_text("A new paper on ICANS after CAR T.", encoding="utf-8")
-    result = _ingest_cli([lib], settings.index_dir, {CRASH_ENV: stage})
+    result = _ingest_killed_at(stage, [lib], settings.index_dir)
     assert result.returncode == 137, result.stderr[-2000:]
     assert layout.current_build(settings.index_dir) == before
-    assert open_index(settings).manifest["counts"]["sources"] == 3
+    assert open_index(settings).manifest.counts["sources"] == 3
     after = ingest_paths([lib], settings)  # the next run recovers and cleans up
-    assert after.changed and open_index(settings).manifest["counts"]["sources"] == 4
+    assert after.changed and open_index(settings).manifest.counts["sources"] == 4
     leftovers = [d.name for d in layout.builds_dir(settings.index_dir).iterdir()]
     assert not any(name.endswith(".partial") for name in leftovers)
 

@@ -1,0 +1,97 @@
+"""`bala status`: what the index holds and whether its files are intact, as far as it can tell.
+
+Status never fails silently and never gives up early: a damaged build still reports its
+manifest, the damage, and which older build `bala ask` serves meanwhile.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from core.settings import Settings
+from index import layout
+from index.enrich import missing_fields
+from index.loaded import LoadedIndex, open_build, open_index
+from index.manifest import IndexMismatchError, Manifest, read_manifest, verify_hashes
+from index.store import source_to_dict
+
+
+def index_status(settings: Settings, verify: bool = False) -> dict:
+    """Summary, per-source metadata and integrity of the live build (IndexMissingError when
+    there is none). `integrity.ok` is False when anything is wrong; the rest is what could be
+    read."""
+    build = layout.require_current_build(settings.index_dir)
+    status: dict = {"index_dir": str(settings.index_dir), "engine": "local", "build_id": build.name}
+    try:
+        manifest = read_manifest(build / "manifest.json")
+    except IndexMismatchError as exc:
+        return {**status, "integrity": _damaged(str(exc), settings)}
+    status.update(_manifest_part(manifest))
+    try:
+        loaded = open_build(build, settings)
+    except IndexMismatchError as exc:
+        return {**status, "integrity": _damaged(str(exc), settings)}
+    try:
+        status.update(_contents_part(loaded))
+        problems = verify_hashes(build, manifest) if verify else []
+    finally:
+        loaded.close()
+    checked = "sizes, counts and sha256 hashes" if verify else "sizes and counts"
+    status["integrity"] = {"ok": not problems, "checked": checked, "problems": problems}
+    return status
+
+
+def _damaged(problem: str, settings: Settings) -> dict:
+    """The integrity record of a live build that cannot be opened, with what serves instead."""
+    record = {"ok": False, "checked": "opening the build", "problems": [problem], "serving": None}
+    try:
+        fallback = open_index(settings)
+    except IndexMismatchError:
+        return record
+    record["serving"] = fallback.build_id
+    fallback.close()
+    return record
+
+
+def _manifest_part(manifest: Manifest) -> dict:
+    return {
+        "build_id": manifest.build_id,
+        "created_at": manifest.created_at,
+        "model": {
+            "id": manifest.model.id,
+            "backend": manifest.model.backend,
+            "dim": manifest.model.dim,
+        },
+        "faiss": {"type": manifest.faiss_type},
+        "chunker": manifest.chunker,
+        "duplicates": manifest.duplicates,
+    }
+
+
+def _contents_part(loaded: LoadedIndex) -> dict:
+    per_source = loaded.store.chunk_counts()
+    sources = [
+        {
+            **source_to_dict(s),
+            "chunks": per_source.get(s.source_id, 0),
+            "missing_metadata": missing_fields(s),
+            "labels": {"design": s.design, "population": s.population, "diseases": s.diseases},
+        }
+        for s in sorted(loaded.store.sources.values(), key=lambda s: s.source_id)
+    ]
+    years = [s["year"] for s in sources if s.get("year")]
+    return {
+        "totals": {
+            "sources": len(sources),
+            "chunks": len(loaded.store.chunks),
+            "files": loaded.manifest.counts.get("files", 0),
+            "by_kind": dict(Counter(s["kind"] for s in sources)),
+            "years": {
+                "min": min(years, default=None),
+                "max": max(years, default=None),
+                "dated": len(years),
+            },
+            "with_title": sum(1 for s in sources if s.get("title")),
+        },
+        "sources": sources,
+    }

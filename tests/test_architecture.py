@@ -1,0 +1,90 @@
+"""The layering the README describes, checked on the source: each folder imports only the
+floors below it, no module imports itself back through others, and files stay readable."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGES = ("core", "ingest", "index", "eval", "app")
+# What each layer may import of ours (app.engine is the answer core, app the UIs on top).
+ALLOWED = {
+    "core": {"core"},
+    "ingest": {"core", "ingest"},
+    "index": {"core", "ingest", "index"},
+    "eval": {"core", "ingest", "index", "eval"},
+    "app.engine": {"core", "ingest", "index", "app.engine"},
+    "app": {"core", "ingest", "index", "eval", "app.engine", "app"},
+}
+MAX_LINES = 400
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for package in PACKAGES:
+        for path in (REPO / package).rglob("*.py"):
+            rel = path.relative_to(REPO).with_suffix("")
+            name = ".".join(p for p in rel.parts if p != "__init__")
+            found[name] = path
+    return found
+
+
+def _layer(module: str) -> str:
+    return "app.engine" if module.startswith("app.engine") else module.split(".")[0]
+
+
+def _imports(path: Path) -> set[str]:
+    """Our modules that `path` imports, at any depth of its code."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return {n for n in names if n.split(".")[0] in PACKAGES}
+
+
+def test_each_layer_imports_only_the_floors_below_it():
+    modules = _modules()
+    wrong = []
+    for name, path in modules.items():
+        for imported in _imports(path):
+            if _layer(imported) not in ALLOWED[_layer(name)]:
+                wrong.append(f"{name} imports {imported}")
+    assert not wrong, wrong
+
+
+def test_no_import_cycles_between_modules():
+    modules = _modules()
+    graph = {
+        name: {i for i in _imports(path) if i in modules and i != name}
+        for name, path in modules.items()
+    }
+    state: dict[str, int] = {}
+    cycles: list[list[str]] = []
+
+    def visit(node: str, trail: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                cycles.append(trail[trail.index(nxt) :] + [nxt] if nxt in trail else [node, nxt])
+            elif nxt not in state:
+                visit(nxt, trail + [nxt])
+        state[node] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+    assert not cycles, cycles
+
+
+def test_no_source_file_is_longer_than_the_style_limit():
+    long = []
+    for package in (*PACKAGES, "tests"):
+        for path in (REPO / package).rglob("*.py"):
+            lines = path.read_text(encoding="utf-8").count("\n")
+            if lines > MAX_LINES:
+                long.append(f"{path.relative_to(REPO)}: {lines} lines")
+    assert not long, long
