@@ -194,10 +194,11 @@ def format_enrich_report(report) -> str:
     )
     if report.still_missing:
         shown = ", ".join(report.still_missing[:10])
-        more = (
-            f" (+{len(report.still_missing) - 10} more)" if len(report.still_missing) > 10 else ""
+        more = len(report.still_missing) - 10
+        lines.append(
+            f"{len(report.still_missing)} source(s) still without a title: {shown}"
+            + (f" (+{more} more)" if more > 0 else "")
         )
-        lines.append(f"{len(report.still_missing)} source(s) still without a title: {shown}{more}")
     lines.append(f"build {report.build_id} (nothing re-embedded)")
     return "\n".join(lines)
 

@@ -187,9 +187,9 @@ def ingest_paths(
             _load_changed([Path(k) for k in orphaned], settings, live, report, plan)
             report.duplicates.clear()
             contents = unique_contents(plan, live, report)
-        report.removed = [sid for sid in report.removed if sid not in contents.held()]
         drop_deleted_pmids(contents, plan.deleted_pmids, live.store_path, report)
         contents.documents = carry_metadata(contents.documents, live.store_path)
+        report.removed = [sid for sid in report.removed if sid not in contents.held()]
         if not contents.documents and not contents.reused and not manifest:
             return report  # nothing usable yet: no empty build
         _publish(index_dir, live, contents, settings, report, progress)
