@@ -10,6 +10,11 @@ import hashlib
 from dataclasses import dataclass, field
 
 
+def sha256_bytes(data: bytes) -> str:
+    """Hex sha256 of raw bytes (an attached file's content)."""
+    return hashlib.sha256(data).hexdigest()
+
+
 def sha256_text(text: str) -> str:
     """Hex sha256 of a string (UTF-8)."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

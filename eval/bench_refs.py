@@ -10,23 +10,11 @@
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from pathlib import Path
 
 from core.types import Citation, Document
-
-TRUTH = "truth.json"
-
-
-def norm(text: str) -> str:
-    """Whitespace collapsed (the comparison the truth's README describes)."""
-    return " ".join(text.split())
-
-
-def loose(text: str) -> str:
-    """Letters and digits only, lower case (hyphenation and spacing differences ignored)."""
-    return re.sub(r"[^0-9a-z]", "", text.lower())
+from eval.refs_text import TRUTH, loose, norm
 
 
 def score_references(found, truth_refs: list[dict]) -> dict:
@@ -103,7 +91,7 @@ def score_links(predicted: Counter, truth: Counter) -> dict:
 def pdf_document(path: Path) -> Document:
     """The document `bala ingest` stores for a PDF (parsed in process), with its references."""
     from core.settings import load_settings
-    from ingest.loaders import load_pdf
+    from ingest.pdf_document import load_pdf
 
     settings = load_settings(None).ingest
     return load_pdf(path, "", settings)
@@ -186,7 +174,8 @@ def bench_jats(jats_dir: Path, folder: Path) -> dict:
             continue
         doc = docs[0]
         refs = score_jats_references(doc.references, t["references"])
-        links = fuzzy_links(doc, t["citations"])
+        truth_keys = {r["n"]: r["jats_ref_id"] for r in t["references"] if r.get("jats_ref_id")}
+        links = fuzzy_links(doc, t["citations"], truth_keys)
         out[name] = {"references": refs, "citations": links}
         refs["exact"] = refs["right"]
         for key in ("predicted", "truth", "correct"):
@@ -203,16 +192,12 @@ def bench_jats(jats_dir: Path, folder: Path) -> dict:
 
 
 def score_jats_references(found, truth_refs: list[dict]) -> dict:
-    """JATS entries are right when number n holds the truth's <ref id> (or, without a key,
-    the same words as the printed entry)."""
-    by_n = {r.n: r for r in found}
-    right = 0
-    for t in truth_refs:
-        ref = by_n.get(t["n"])
-        if ref is not None and (
-            ref.key == t["jats_ref_id"] or (not ref.key and loose(ref.text) == loose(t["printed"]))
-        ):
-            right += 1
+    """A JATS entry is right when the loader kept the truth's <ref id> (a JATS list is
+    numbered in its own order: an author-year journal lists refs alphabetically, and the
+    rendered PDF renumbered them by first citation) or, without a key, the same words."""
+    by_key = {r.key: r for r in found if r.key}
+    texts = {loose(r.text) for r in found if not r.key}
+    right = sum(1 for t in truth_refs if t["jats_ref_id"] in by_key or loose(t["printed"]) in texts)
     total = len(truth_refs)
     return {
         "truth": total,
@@ -222,21 +207,25 @@ def score_jats_references(found, truth_refs: list[dict]) -> dict:
     }
 
 
-def fuzzy_links(doc: Document, truth_citations: list[dict], min_ratio: float = 85.0) -> dict:
-    """(sentence, number) links where the sentences may differ in wording around the marks
+def fuzzy_links(
+    doc: Document, truth_citations: list[dict], truth_keys: dict, min_ratio: float = 85.0
+) -> dict:
+    """(sentence, reference) links where the sentences may differ in wording around the marks
     (JATS text keeps author-year citation text that the rendered PDF drops): a predicted
-    link matches an unused truth link with the same number whose sentence is similar."""
+    link matches an unused truth link to the same reference (compared by JATS ref id, since
+    the PDF numbers them its own way) whose sentence is similar."""
     from rapidfuzz import fuzz
 
+    key_of = {r.n: r.key or str(r.n) for r in doc.references}
     predicted = [
-        (loose(sentence_without_marks(doc.text, doc.citations, c)), n)
+        (loose(sentence_without_marks(doc.text, doc.citations, c)), key_of.get(n, str(n)))
         for c in doc.citations
         for n in c.numbers
     ]
-    pool: dict[int, list[str]] = {}
+    pool: dict[str, list[str]] = {}
     for c in truth_citations:
         for n in c["numbers"]:
-            pool.setdefault(n, []).append(loose(c["context"]))
+            pool.setdefault(truth_keys.get(n, str(n)), []).append(loose(c["context"]))
     correct = 0
     for sentence, n in predicted:
         options = pool.get(n, [])

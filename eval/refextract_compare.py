@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 from core.types import Document
-from eval.bench_refs import TRUTH, loose, norm
+from eval.refs_text import TRUTH, loose, norm
 
 REFEXTRACT_ENV = "BALA_REFEXTRACT_PATH"  # a separate site dir: refextract pins pypdf<7
 _REFEXTRACT_CHILD = """

@@ -12,16 +12,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core.settings import IngestSettings
-from core.types import Document, PageSpan, Source
+from core.types import Document, Source
 from ingest.errors import IngestError
 from ingest.labels import label_source
 from ingest.metadata import (
-    finish_pdf_metadata,
-    merge_metadata,
-    pdf_metadata,
     read_sidecar,
     source_from_meta,
 )
+from ingest.pdf_document import load_pdf
 
 PDF_EXT = {".pdf"}
 TEXT_EXT = {".txt", ".md", ".markdown"}
@@ -31,7 +29,6 @@ XML_EXT = {".xml", ".nxml", ".xml.gz", ".nxml.gz"}  # PubMed/MEDLINE or PMC JATS
 # (index/inputs.py decides, since sidecars are .json too).
 MANIFEST_EXT = {".bib", ".bibtex", ".ris", ".json"}
 SUPPORTED = PDF_EXT | TEXT_EXT | JSONL_EXT | XML_EXT | (MANIFEST_EXT - {".json"})
-PAGE_SEP = "\n\n"
 RECORD_SEP = "\n\n"
 
 
@@ -85,30 +82,6 @@ def _load_by_type(path: Path, sha256: str, settings: IngestSettings) -> LoadResu
     raise IngestError(str(path), f"unsupported file type '{ext or '(none)'}'")
 
 
-def load_pdf(
-    path: Path, sha256: str, settings: IngestSettings, given: dict | None = None
-) -> Document:
-    """A paged document from a PDF. Metadata: what the PDF prints on page 1 and its info
-    dictionary, under what the maintainer gave (`given`, e.g. a reference-manager entry,
-    else the sidecar JSON), field by field."""
-    from ingest.pdf import parse_pdf  # sandboxed parser; imported lazily
-
-    parsed = parse_pdf(
-        path, timeout_s=settings.pdf_timeout_s, max_memory_mb=settings.pdf_max_memory_mb
-    )
-    text, spans = join_pages(parsed.pages)
-    if not text.strip():
-        raise IngestError(str(path), "no text layer (image-only/scanned PDF); OCR it first")
-    found = pdf_metadata(parsed.pages, parsed.metadata, parsed.furniture, parsed.page_labels)
-    meta = finish_pdf_metadata(merge_metadata(found, given or read_sidecar(path)))
-    if not meta.get("title"):
-        meta["title"] = path.stem
-    source = source_from_meta(meta, text=text, path=str(path), sha256=sha256)
-    from ingest.references import with_references  # reference list + in-text citations
-
-    return with_references(Document(source, text, spans))
-
-
 def load_xml(path: Path, sha256: str, settings: IngestSettings) -> LoadResult:
     """PubMed/MEDLINE citations or one PMC JATS article, told apart by the root element."""
     from ingest.jats import load_jats
@@ -125,19 +98,6 @@ def load_xml(path: Path, sha256: str, settings: IngestSettings) -> LoadResult:
     raise IngestError(
         str(path), f"not PubMed/MEDLINE or JATS XML (found {found} where the root should be)"
     )
-
-
-def join_pages(pages: tuple[str, ...] | list[str]) -> tuple[str, tuple[PageSpan, ...]]:
-    """Stored text of a paged document and the span each page occupies in it."""
-    parts, spans, cursor = [], [], 0
-    for number, page in enumerate(pages, start=1):
-        if parts:
-            parts.append(PAGE_SEP)
-            cursor += len(PAGE_SEP)
-        parts.append(page)
-        spans.append(PageSpan(number, cursor, cursor + len(page)))
-        cursor += len(page)
-    return "".join(parts), tuple(spans)
 
 
 def _read_text(path: Path) -> str:

@@ -327,8 +327,8 @@ def load_export(path: Path, settings) -> tuple[list, list[str]]:
     """(documents, warnings) of one export: each entry's attached PDF with the entry's
     metadata over what the PDF prints; a metadata-only document (no text) otherwise."""
     from core.types import Document, sha256_bytes
-    from ingest.loaders import load_pdf
     from ingest.metadata import source_from_meta
+    from ingest.pdf_document import load_pdf
 
     parsed = read_export(path)
     docs, warnings = [], list(parsed.warnings)

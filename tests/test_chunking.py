@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from core.types import Document, Source
 from ingest.chunking import chunk_document, split_spans
-from ingest.loaders import join_pages
+from ingest.pdf_document import join_pages
 
 SENTENCES = [
     "Relapse after CD19 CAR T cells is common.",

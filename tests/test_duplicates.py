@@ -65,7 +65,8 @@ def test_copy_first_then_curated_takes_over_and_survives_when_the_curated_file_g
     report = ingest_paths([papers], settings, prune=True)
     assert report.removed == []  # the copy still provides it: read again, not dropped
     source = _only_source(settings)
-    assert source.journal == "" and source.path == str(papers / "paper.txt")
+    assert source.path == str(papers / "paper.txt")
+    assert source.journal == "Blood"  # the live record's metadata is carried, not lost
     assert len(open_index(settings).store.chunks) == 1
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from core.settings import IngestSettings
 from core.types import Source
-from ingest.loaders import load_pdf
+from ingest.pdf_document import load_pdf
 from ingest.printed import (
     byline,
     citation_line,

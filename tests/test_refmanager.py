@@ -155,7 +155,7 @@ def test_exports_ingest_attached_pdfs_with_their_metadata_and_keep_metadata_only
     assert not by_id[f"doi:{PONE_DOI}"]["metadata_only"]
     from app.reporting import format_status
 
-    assert "[metadata only]" in format_status(status)
+    assert "[metadata only]" in format_status(status, sources=True)
     store = Store(Path(settings.index_dir) / "current" / "store.sqlite")
     try:
         pone = store.sources[f"doi:{PONE_DOI}"]
