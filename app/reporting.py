@@ -79,8 +79,19 @@ def _holdings(totals: dict) -> list[str]:
         f"holds     {totals['sources']} sources ({kinds}), {totals['chunks']} passages, "
         f"{totals['files']} files",
         f"years     {span} ({years['dated']} of {totals['sources']} sources dated); "
-        f"{totals['with_title']} with a title",
+        f"{totals['with_title']} with a title; {totals.get('metadata_only', 0)} metadata-only",
+        *_label_lines(totals.get("labels", {})),
     ]
+
+
+def _label_lines(labels: dict) -> list[str]:
+    """One line per label kind with its most common values ('labels' none yet otherwise)."""
+    lines = []
+    for kind, counts in labels.items():
+        if counts:
+            top = ", ".join(f"{n} {value}" for value, n in list(counts.items())[:6])
+            lines.append(f"{(kind + ' ').ljust(10)}{top}")
+    return lines
 
 
 def _integrity_lines(integrity: dict) -> list[str]:

@@ -99,7 +99,21 @@ def _contents_part(loaded: LoadedIndex) -> dict:
                 "dated": len(years),
             },
             "with_title": sum(1 for s in sources if s.get("title")),
+            "metadata_only": sum(1 for s in sources if s["metadata_only"]),
+            "labels": _label_counts(sources),
         },
         "sources": sources,
         "references": reference_coverage(loaded.store),
+    }
+
+
+def _label_counts(sources: list[dict]) -> dict[str, dict[str, int]]:
+    """How many sources carry each evidence label (design, population, disease)."""
+    design = Counter(s["design"] for s in sources if s.get("design"))
+    population = Counter(s["population"] for s in sources if s.get("population"))
+    disease = Counter(d for s in sources for d in s.get("diseases") or ())
+    return {
+        "design": dict(design.most_common()),
+        "population": dict(population.most_common()),
+        "disease": dict(disease.most_common()),
     }
