@@ -12,7 +12,7 @@ from pathlib import Path
 
 from core.types import Document, IngestReport
 from index.manifest import Manifest
-from index.owners import metadata_only, stub_sources
+from index.owners import filled, metadata_only, stub_sources
 
 
 @dataclass
@@ -104,11 +104,14 @@ def unique_contents(plan: Plan, live: LiveBuild, report: IngestReport) -> Conten
         sha, docs = plan.files[key]
         kept = [sid for sid in dict.fromkeys(candidates[key]) if winner[sid] == key]
         lost = [sid for sid in dict.fromkeys(candidates[key]) if winner[sid] != key]
-        filled = [sid for sid in lost if (key, sid) in stubs]
-        if filled and docs is not None:
+        held_before = set(live.files.get(key, ("", []))[1])
+        replaced_stubs = [
+            sid for sid in lost if (key, sid) in stubs and (docs is not None or sid in held_before)
+        ]
+        if replaced_stubs:
             report.warnings.extend(
                 (key, f"{sid}: metadata-only entry; its text comes from {winner[sid]}")
-                for sid in filled
+                for sid in replaced_stubs
             )
         lost = [sid for sid in lost if (key, sid) not in stubs]
         if lost:
