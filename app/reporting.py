@@ -51,6 +51,18 @@ def format_status(status: dict) -> str:
     return "\n".join(head + rows)
 
 
+def quote_display(q) -> str:
+    """The quote's exact text, with "…" where the stored excerpt starts or ends mid-sentence."""
+    lead = "\u2026" if getattr(q, "leading_ellipsis", False) else ""
+    trail = "\u2026" if getattr(q, "trailing_ellipsis", False) else ""
+    return f"{lead}{q.text}{trail}"
+
+
+def quote_note(q) -> str:
+    note = getattr(q, "note", "")
+    return f" ({note}; indirect evidence)" if note else ""
+
+
 def format_answer(answer) -> str:
     """Numbered quotes with [n], then AMA references; or the abstention and closest sources."""
     from app.engine.citations import ama_reference
@@ -58,7 +70,10 @@ def format_answer(answer) -> str:
     if answer.abstained:
         lines = [f"{answer.message}.", ""]
         if answer.missing_terms:
-            lines += [f"No retrieved passage mentions: {', '.join(answer.missing_terms)}.", ""]
+            lines += [f"No indexed passage mentions: {', '.join(answer.missing_terms)}.", ""]
+        if getattr(answer, "mentioned_terms", ()):
+            terms = ", ".join(answer.mentioned_terms)
+            lines += [f"Indexed passages mention {terms}, but none retrieved answers this.", ""]
         if answer.sources:
             lines.append("Closest sources (not supporting):")
             lines += [f"  - {ama_reference(c.source)}" for c in answer.sources]
@@ -66,7 +81,7 @@ def format_answer(answer) -> str:
     lines = []
     for i, q in enumerate(answer.quotes, start=1):
         page = f", p. {q.page}" if q.page else ""
-        lines.append(f"{i}. \u201c{q.text}\u201d [{q.citation}{page}]")
+        lines.append(f"{i}. \u201c{quote_display(q)}\u201d [{q.citation}{page}]{quote_note(q)}")
     lines += ["", "References"]
     lines += [f"  [{c.citation}] {ama_reference(c.source)}" for c in answer.sources]
     return "\n".join(lines)

@@ -17,6 +17,7 @@ from app.engine.answer import Engine
 from app.engine.answer_types import ABSTAIN_MESSAGE, Answer, CitedSource
 from app.engine.citations import ama_authors, answer_bibtex, answer_markdown
 from app.feedback import record_feedback
+from app.reporting import quote_display
 from app.ui_text import (
     Context,
     context_window,
@@ -180,7 +181,10 @@ def render_quotes(answer: Answer, contexts: list[Context | None]) -> None:
     st.caption(escape_markdown(answer.message))
     for i, (q, ctx) in enumerate(zip(answer.quotes, contexts, strict=True), start=1):
         marker = citation_marker(q.citation, q.page)
-        st.markdown(f"> \u201c{escape_markdown(q.text)}\u201d **{marker}**")
+        shown = escape_markdown(quote_display(q))
+        st.markdown(f"> \u201c{shown}\u201d **{marker}**")
+        if q.note:
+            st.caption(f"\u26a0 {escape_markdown(q.note)}: indirect evidence, ranked lower")
         with st.expander(f"Passage around quote {i} {marker}"):
             if ctx is None:
                 st.text(q.text)
@@ -220,14 +224,19 @@ def render_sources(answer: Answer, heading: str) -> None:
 
 
 def render_abstention(answer: Answer) -> None:
-    st.warning(
-        f"**{ABSTAIN_MESSAGE}.** No passage in the library supports an answer strongly "
-        "enough to quote it, so none is given.",
-        icon="\u26a0\ufe0f",
+    detail = (
+        "Passages on this topic are indexed, but none answers the question, so none is quoted."
+        if answer.reason == "no-answer"
+        else "No passage in the library supports an answer strongly enough to quote it, "
+        "so none is given."
     )
+    st.warning(f"**{ABSTAIN_MESSAGE}.** {detail}", icon="\u26a0\ufe0f")
     if answer.missing_terms:
         missing = ", ".join(escape_markdown(t) for t in answer.missing_terms)
-        st.markdown(f"No retrieved passage mentions: {missing}.")
+        st.markdown(f"No indexed passage mentions: {missing}.")
+    if answer.mentioned_terms:
+        terms = ", ".join(escape_markdown(t) for t in answer.mentioned_terms)
+        st.markdown(f"Indexed passages mention {terms}, but none retrieved answers this.")
     if answer.sources:
         render_sources(answer, "Closest sources (closest, not supporting)")
 

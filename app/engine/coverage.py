@@ -86,8 +86,34 @@ def _mentioned(term: NamedTerm, evidence: str, evidence_tokens: set[str]) -> boo
     return re.search(pattern, evidence, re.IGNORECASE) is not None
 
 
-def missing_terms(question: str, evidence_texts: list[str]) -> list[str]:
-    """Named terms of the question that no evidence passage mentions."""
+def _named(question) -> list[NamedTerm]:
+    """Named terms of a question given as text or as an analysed Query (app/engine/query)."""
+    return named_terms(question) if isinstance(question, str) else list(question.named)
+
+
+def missing_terms(question, evidence_texts: list[str]) -> list[str]:
+    """Named terms of the question (text or Query) that no evidence passage mentions."""
     evidence = "\n".join(evidence_texts)
     tokens = set(tokenize(evidence))
-    return [t.label for t in named_terms(question) if not _mentioned(t, evidence, tokens)]
+    return [t.label for t in _named(question) if not _mentioned(t, evidence, tokens)]
+
+
+def missing_in_library(labels, question, vocabulary: dict) -> list[str]:
+    """Of these named-term labels, those no indexed passage mentions in any written form.
+
+    A whole-library BM25 term lookup: a form is present when every one of its tokens is in
+    the index vocabulary (`vocabulary`: token -> idf). Conservative in the useful direction:
+    a term reported missing is truly in no passage; one whose words all occur somewhere is
+    treated as present ("passages mention it but none answers").
+    """
+    by_label = {t.label: t for t in _named(question)}
+    out = []
+    for label in labels:
+        term = by_label.get(label)
+        forms = [label]
+        if term is not None and term.entry is not None:
+            forms += list(VOCABULARY[term.entry].short + VOCABULARY[term.entry].long)
+        present = any(tokenize(f) and all(tok in vocabulary for tok in tokenize(f)) for f in forms)
+        if not present:
+            out.append(label)
+    return out
