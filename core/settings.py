@@ -75,6 +75,7 @@ class AnswerSettings:
     scorer: str = "answer"
     scorer_id: str = ""
     # Chosen on BioASQ 10B by `bala train bars` (eval/tune_scorer.py), never on 11B.
+    prior_weight: float = 0.0  # score = answer probability + this x 1/passage rank
     quote_bar: float = 0.2  # a further quote below this answer probability is not shown
     answer_margin: float = 0.3  # ... nor one scoring more than this below the first quote
     min_answer: float = 0.0  # abstain ("nothing answers") below this best answer probability

@@ -127,6 +127,10 @@ class AnswerModel:
         self.cross = CrossScorer(model_dir, cross) if cross else None
         self.card = card
 
+    def predict(self, rows: list[dict]) -> np.ndarray:
+        """P(answers the question) per candidate's signals."""
+        return self.logistic.predict(rows)
+
 
 class CrossScorer:
     """(question, sentences) -> logits from the shipped ONNX int8 cross-encoder."""

@@ -113,7 +113,8 @@ def rescore(
     out = []
     for s, row, p in zip(legacy, rows, probs):
         label = mismatch(query.text, contexts.get(s.candidate.chunk_id, ""))
-        score = float(p) - (cfg.mismatch_penalty if label else 0.0)
+        score = float(p) + cfg.prior_weight * row["prior"]
+        score -= cfg.mismatch_penalty if label else 0.0
         out.append(
             replace(s, score=score, answer=float(p), echo=row["restates"], label=label, signals=row)
         )
