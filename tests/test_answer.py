@@ -105,9 +105,17 @@ def test_off_topic_questions_abstain(engine, question):
 
 
 def test_question_naming_a_drug_the_library_lacks_abstains(engine):
-    answer = engine.ask("What are response rates to inotuzumab ozogamicin after CAR T relapse?")
-    assert answer.abstained and "inotuzumab ozogamicin" in answer.missing_terms
+    answer = engine.ask("What are response rates to obe-cel after CD19 CAR T relapse?")
+    assert answer.abstained and answer.missing_terms == ("obe-cel",)
     assert answer.reason == "off-topic"
+
+
+def test_a_drug_the_library_mentions_elsewhere_is_not_called_missing(engine):
+    # The review mentions inotuzumab, but no retrieved passage covers the question's terms.
+    answer = engine.ask("What are response rates to inotuzumab ozogamicin after CAR T relapse?")
+    assert answer.abstained and answer.missing_terms == ()
+    assert answer.reason == "no-answer" and "inotuzumab ozogamicin" in answer.mentioned_terms
+    assert "none answers" in answer.message
 
 
 def test_a_term_the_library_has_is_never_reported_missing(engine):

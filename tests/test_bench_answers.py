@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from types import SimpleNamespace
 
+import pytest
+
 from eval.answer_metrics import contains_answer, rouge2_recall
 from eval.answers_corpus import BenchQuestion, load_questions, split_of, write_passages
 from eval.bench_answers import run_answers_bench, score_strategy
@@ -84,3 +86,27 @@ def test_every_strategy_runs_on_every_split():
     assert report["first-sentence"]["exact_in_first_quote"] == 1.0
     assert report["top1-passage"]["exact_in_any_quote"] == 0.0
     assert report["top3-passages"]["exact_in_any_quote"] == 1.0
+
+
+@pytest.mark.slow
+def test_answer_level_gate(demo_index):
+    """BioASQ 11B answer-level scores and the curated first-quote rate, against the gate."""
+    from dataclasses import replace
+
+    import yaml
+    from conftest import REPO
+
+    from app.cli import engine_functions
+    from eval.answers_corpus import ensure_library
+    from eval.bench_answers import curated_first_quote
+    from eval.curated import load_eval_set
+
+    spec = yaml.safe_load((REPO / "eval" / "expected_scores.yaml").read_text("utf-8"))["answers"]
+    settings = ensure_library()
+    fns = engine_functions(replace(settings, answer=replace(settings.answer, scorer="answer")))
+    result = run_answers_bench({"answer": fns}, load_questions(), ("report",), None, False)
+    measured = result["splits"]["report"]["answer"]
+    measured |= curated_first_quote(engine_functions(demo_index).ask, load_eval_set())
+    specs = spec["metrics"] | spec["curated"]
+    low = {m: measured[m] for m, s in specs.items() if measured[m] < s["expected"] - s["tolerance"]}
+    assert low == {}

@@ -98,6 +98,16 @@ def missing_terms(question, evidence_texts: list[str]) -> list[str]:
     return [t.label for t in _named(question) if not _mentioned(t, evidence, tokens)]
 
 
+def _in_vocabulary(form: str, vocabulary: dict) -> bool:
+    """The form's telling tokens are all indexed. A lone short acronym without a digit ("InO",
+    "IO") is not telling - as a lowercase token it collides with unrelated words - and neither
+    are one- or two-letter parts ("B" of B-cell); long forms and codes (CD22) count."""
+    tokens = [t for t in tokenize(form) if len(t) >= 3 or any(c.isdigit() for c in t)]
+    if not tokens or (len(tokens) == 1 and len(tokens[0]) < 4 and not tokens[0][-1].isdigit()):
+        return False
+    return all(t in vocabulary for t in tokens)
+
+
 def missing_in_library(labels, question, vocabulary: dict) -> list[str]:
     """Of these named-term labels, those no indexed passage mentions in any written form.
 
@@ -113,7 +123,7 @@ def missing_in_library(labels, question, vocabulary: dict) -> list[str]:
         forms = [label]
         if term is not None and term.entry is not None:
             forms += list(VOCABULARY[term.entry].short + VOCABULARY[term.entry].long)
-        present = any(tokenize(f) and all(tok in vocabulary for tok in tokenize(f)) for f in forms)
+        present = any(_in_vocabulary(f, vocabulary) for f in forms)
         if not present:
             out.append(label)
     return out
