@@ -82,7 +82,7 @@ def render_quotes(answer: Answer, contexts: list, locations: list[str]) -> None:
         )
         flags = " ".join(f":orange-badge[{escape_markdown(f)}]" for f in quote_flags(q))
         beside = f" \u2014 {label}" if label else ""
-        quote = format_quote(q, sources.get(q.citation))
+        quote = format_quote(q, sources.get(q.citation), with_note=False)
         st.markdown(f"> {escape_markdown(quote)}{beside} {flags}".rstrip())
         where = locations[i - 1] if i - 1 < len(locations) else ""
         title = f"Passage around quote {i}" + (f" \u2014 {where}" if where else "")
@@ -122,14 +122,19 @@ def render_sources(answer: Answer, heading: str) -> None:
 
 
 def render_abstention(answer: Answer) -> None:
-    st.warning(
-        f"**{ABSTAIN_MESSAGE}.** No passage in the library supports an answer strongly "
-        "enough to quote it, so none is given.",
-        icon="\u26a0\ufe0f",
+    detail = (
+        "Passages on this topic are indexed, but none answers the question, so none is quoted."
+        if getattr(answer, "reason", "") == "no-answer"
+        else "No passage in the library supports an answer strongly enough to quote it, "
+        "so none is given."
     )
+    st.warning(f"**{ABSTAIN_MESSAGE}.** {detail}", icon="\u26a0\ufe0f")
     if answer.missing_terms:
         missing = ", ".join(escape_markdown(t) for t in answer.missing_terms)
-        st.markdown(f"No retrieved passage mentions: {missing}.")
+        st.markdown(f"No indexed passage mentions: {missing}.")
+    if getattr(answer, "mentioned_terms", ()):
+        terms = ", ".join(escape_markdown(t) for t in answer.mentioned_terms)
+        st.markdown(f"Indexed passages mention {terms}, but none retrieved answers this.")
     if answer.sources:
         render_sources(answer, "Closest sources (closest, not supporting)")
 

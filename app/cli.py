@@ -230,15 +230,35 @@ def engine_functions(settings):
         evidence=lambda q: _evidence_json(engine.evidence(q)),
         source_ids=lambda: set(engine.loaded.store.sources),
         answer_settings=settings.answer,
+        candidates=lambda q: [
+            {"text": c.text, "hit_rank": c.hit_rank} for c in engine.candidates(q)
+        ],
+        passages=lambda q: [h.chunk.text for h in engine.retrieve(q)],
+        signals=lambda q: _signals_json(engine.evidence(q)),
+        features=engine.features,
     )
 
 
+def _signals_json(evidence) -> list[dict]:
+    return [
+        {
+            "text": s.candidate.text,
+            "label": s.label,
+            "answer": s.answer,
+            "score": s.score,
+            **s.signals,
+        }
+        for s in evidence.scored
+        if s.signals is not None
+    ]
+
+
 def _evidence_json(evidence) -> dict:
-    return {
-        "best_cosine": evidence.best_cosine,
-        "best_overlap": evidence.best_overlap,
-        "missing_terms": list(evidence.missing),
-    }
+    from dataclasses import asdict
+
+    data = asdict(evidence.strength)
+    data["missing_terms"] = list(evidence.missing)
+    return data
 
 
 def _export_path(value: str) -> str:

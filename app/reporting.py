@@ -174,6 +174,18 @@ def format_refs(report: dict) -> str:
     return "\n".join(lines)
 
 
+def quote_display(q) -> str:
+    """The quote's exact text, with "…" where the stored excerpt starts or ends mid-sentence."""
+    lead = "\u2026" if getattr(q, "leading_ellipsis", False) else ""
+    trail = "\u2026" if getattr(q, "trailing_ellipsis", False) else ""
+    return f"{lead}{q.text}{trail}"
+
+
+def quote_note(q) -> str:
+    note = getattr(q, "note", "")
+    return f" ({note}; indirect evidence)" if note else ""
+
+
 def format_answer(answer) -> str:
     """Numbered quotes with [n], then AMA references; or the abstention and closest sources."""
     from app.engine.citations import ama_reference, format_quote
@@ -181,7 +193,10 @@ def format_answer(answer) -> str:
     if answer.abstained:
         lines = [f"{answer.message}.", ""]
         if answer.missing_terms:
-            lines += [f"No retrieved passage mentions: {', '.join(answer.missing_terms)}.", ""]
+            lines += [f"No indexed passage mentions: {', '.join(answer.missing_terms)}.", ""]
+        if getattr(answer, "mentioned_terms", ()):
+            terms = ", ".join(answer.mentioned_terms)
+            lines += [f"Indexed passages mention {terms}, but none retrieved answers this.", ""]
         if answer.sources:
             lines.append("Closest sources (not supporting):")
             lines += [f"  - {ama_reference(c.source)}" for c in answer.sources]

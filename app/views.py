@@ -82,6 +82,7 @@ def passage_location(pages: tuple[int, ...], section: str) -> str:
 
 QUOTE_FLAG_FIELDS = {
     # field names the answer scorer may add to Quote -> how the app names them
+    "note": "{}; indirect evidence",
     "mismatch": "{}",
     "mismatch_label": "{}",
     "population_mismatch": "{}",

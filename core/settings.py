@@ -69,6 +69,17 @@ class AnswerSettings:
     min_cosine: float = 0.49
     min_overlap: float = 0.25
     min_combined: float = 0.0
+    # The answer scorer (app/engine/scorer.py): "answer" = the shipped answer model
+    # (index/models/answer-scorer; its id is recorded with every answer, and a model other
+    # than `scorer_id`, when set, is refused); "legacy" = passage cosine + term overlap.
+    scorer: str = "answer"
+    scorer_id: str = ""
+    # Chosen on BioASQ 10B by `bala train bars` (eval/tune_scorer.py), never on 11B.
+    prior_weight: float = 0.0  # score = answer probability + this x 1/passage rank
+    quote_bar: float = 0.2  # a further quote below this answer probability is not shown
+    answer_margin: float = 0.3  # ... nor one scoring more than this below the first quote
+    min_answer: float = 0.0  # abstain ("nothing answers") below this best answer probability
+    mismatch_penalty: float = 0.3  # demotion of a quote about another disease or population
 
 
 @dataclass(frozen=True)

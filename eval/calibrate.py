@@ -1,10 +1,11 @@
 """`bala bench abstention`: calibrate the abstention thresholds on labelled questions.
 
-bala answers only when its best evidence clears two bars (settings `min_cosine`,
-`min_overlap`): the cosine between the question and the best retrieved passage, and the
-IDF-weighted share of the question's content terms that the best sentence contains. A
-question naming a drug, antigen or gene that no retrieved passage mentions abstains whatever
-the bars (app/engine/coverage.py).
+The rule is core/abstain.decide, the one the engine uses: bala answers only when its best
+evidence clears the bars (settings `min_cosine`, `min_overlap`, `min_answer`, and the fixed
+`min_combined`): the cosine between the question and the best retrieved passage, the
+IDF-weighted share of the question's content terms that the best sentence contains, and the
+answer scorer's best probability. A question naming a drug, antigen or gene that no retrieved
+passage mentions abstains whatever the bars (app/engine/coverage.py).
 
 Labelled questions come from two places:
 - the curated set (`answerable` as curated; eval/curated.jsonl);
@@ -30,10 +31,12 @@ from pathlib import Path
 
 import numpy as np
 
+from core.abstain import ANSWER, Strength, decide
 from eval.bioasq_data import pmid_of
 
 COSINE_GRID = tuple(round(float(x), 2) for x in np.arange(0.30, 0.70, 0.01))
 OVERLAP_GRID = tuple(round(float(x), 2) for x in np.arange(0.0, 0.61, 0.05))
+ANSWER_GRID = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3)
 
 
 def bioasq_labels(files: Iterable[Path], library_ids: set[str]) -> list[tuple[str, bool]]:
@@ -53,17 +56,21 @@ def bioasq_labels(files: Iterable[Path], library_ids: set[str]) -> list[tuple[st
     return out
 
 
-def answers(row: dict, min_cosine: float, min_overlap: float) -> bool:
-    """Whether bala answers a question with this evidence at these bars."""
-    if row["missing_terms"]:
-        return False
-    return row["best_cosine"] >= min_cosine and row["best_overlap"] >= min_overlap
+def answers(
+    row: dict, min_cosine: float, min_overlap: float, min_combined=0.0, min_answer=0.0
+) -> bool:
+    """Whether bala answers a question with this evidence at these bars (core/abstain)."""
+    strength = row.get("_strength") or Strength.from_json(row)
+    return decide(strength, min_cosine, min_overlap, min_combined, min_answer) == ANSWER
 
 
-def rates(rows: list[dict], min_cosine: float, min_overlap: float) -> dict:
+def rates(
+    rows: list[dict], min_cosine: float, min_overlap: float, min_combined=0.0, min_answer=0.0
+) -> dict:
     """Answer rate on answerable rows, abstain rate on unanswerable rows, balanced accuracy."""
-    pos = [answers(r, min_cosine, min_overlap) for r in rows if r["answerable"]]
-    neg = [not answers(r, min_cosine, min_overlap) for r in rows if not r["answerable"]]
+    bars = (min_cosine, min_overlap, min_combined, min_answer)
+    pos = [answers(r, *bars) for r in rows if r["answerable"]]
+    neg = [not answers(r, *bars) for r in rows if not r["answerable"]]
     answered = sum(pos) / len(pos) if pos else 1.0
     abstained = sum(neg) / len(neg) if neg else 1.0
     return {
@@ -81,20 +88,29 @@ def calibrate(
     min_curated_answered: float = 0.97,
     cosine_grid: Iterable[float] = COSINE_GRID,
     overlap_grid: Iterable[float] = OVERLAP_GRID,
+    answer_grid: Iterable[float] = (0.0,),
+    min_combined: float = 0.0,
 ) -> dict:
-    """The best (min_cosine, min_overlap) pair under the curated constraints (see module doc)."""
+    """The best (min_cosine, min_overlap, min_answer) under the curated constraints."""
+    for row in curated + bioasq:
+        row["_strength"] = Strength.from_json(row)
     best = None
     for cos in cosine_grid:
         for ovl in overlap_grid:
-            on_curated = rates(curated, cos, ovl)
-            if on_curated["abstained_when_unanswerable"] < 1.0:
-                continue
-            if on_curated["answered_when_answerable"] < min_curated_answered:
-                continue
-            on_bioasq = rates(bioasq, cos, ovl)
-            key = (round(on_bioasq["balanced_accuracy"], 6), cos, ovl)
-            if best is None or key > best[0]:
-                best = (key, {"min_cosine": cos, "min_overlap": ovl}, on_curated, on_bioasq)
+            for ans in answer_grid:
+                bars = (cos, ovl, min_combined, ans)
+                on_curated = rates(curated, *bars)
+                if on_curated["abstained_when_unanswerable"] < 1.0:
+                    continue
+                if on_curated["answered_when_answerable"] < min_curated_answered:
+                    continue
+                on_bioasq = rates(bioasq, *bars)
+                key = (round(on_bioasq["balanced_accuracy"], 6), cos, ovl, ans)
+                chosen = {"min_cosine": cos, "min_overlap": ovl, "min_answer": ans}
+                if best is None or key > best[0]:
+                    best = (key, chosen, on_curated, on_bioasq)
+    for row in curated + bioasq:
+        row.pop("_strength", None)
     if best is None:
         return {"chosen": None, "reason": "no pair abstains on every curated unanswerable"}
     _, chosen, on_curated, on_bioasq = best
@@ -113,13 +129,16 @@ def run_calibration(fns, bioasq_files: list[Path], curated_path: Path | None = N
     curated_qs = [(q.question, q.answerable) for q in load_eval_set(curated_path or DEFAULT_SET)]
     curated = collect(curated_qs, fns.evidence)
     bioasq = collect(bioasq_labels(bioasq_files, fns.source_ids()), fns.evidence)
-    result = calibrate(curated, bioasq)
     cfg = fns.answer_settings
+    answer_grid = ANSWER_GRID if getattr(cfg, "scorer", "legacy") != "legacy" else (0.0,)
+    result = calibrate(curated, bioasq, answer_grid=answer_grid, min_combined=cfg.min_combined)
+    bars = (cfg.min_cosine, cfg.min_overlap, cfg.min_combined, getattr(cfg, "min_answer", 0.0))
     result["current"] = {
         "min_cosine": cfg.min_cosine,
         "min_overlap": cfg.min_overlap,
-        "curated": rates(curated, cfg.min_cosine, cfg.min_overlap),
-        "bioasq": rates(bioasq, cfg.min_cosine, cfg.min_overlap),
+        "min_answer": bars[3],
+        "curated": rates(curated, *bars),
+        "bioasq": rates(bioasq, *bars),
     }
     result["build_id"] = fns.build_id
     result["rows"] = {"curated": curated, "bioasq": bioasq}

@@ -22,6 +22,10 @@ class EngineFunctions:
     evidence: Callable[[str], dict] | None = None  # best_cosine, best_overlap, missing_terms
     source_ids: Callable[[], set[str]] | None = None
     answer_settings: object = None
+    candidates: Callable[[str], list[dict]] | None = None  # sentences the scorer weighs
+    passages: Callable[[str], list[str]] | None = None  # texts of the top retrieved passages
+    signals: Callable[[str], list[dict]] | None = None  # each candidate's answer signals
+    features: Callable[[str], list[dict]] | None = None  # signals before the answer model
 
 
 def _write_json(data: dict, out: str | None) -> None:
@@ -68,6 +72,90 @@ def _cmd_latency(args, engine_for) -> int:
     return 0
 
 
+def _cmd_train(args, engine_for) -> int:
+    from dataclasses import replace
+
+    from eval.answers_corpus import DEFAULT_DIR, ensure_library, load_questions
+    from eval.train_scorer import run_training, sample_train
+    from index.rerank import MODEL_DIR
+
+    settings = ensure_library(Path(args.work or DEFAULT_DIR))
+    out = Path(args.out) if args.out else MODEL_DIR
+    cross = _train_cross(args, engine_for, settings, out) if args.cross_encoder else None
+    fns = engine_for(replace(settings, answer=replace(settings.answer, scorer="features")))
+    questions = sample_train(load_questions(), args.max_questions, args.seed)
+    result = run_training(questions, fns.features, out, cross, args.seed)
+    _write_json(result, args.json)
+    return 0
+
+
+def _train_cross(args, engine_for, settings, out: Path) -> dict:
+    """Fine-tune and export the cross-encoder (eval/train_scorer.py); its card entry."""
+    from dataclasses import replace
+
+    from eval.answers_corpus import DEFAULT_DIR, load_questions
+    from eval.train_scorer import build_pairs, train_cross_encoder
+    from index.rerank import MODEL_FILE, export_int8
+
+    fns = engine_for(replace(settings, answer=replace(settings.answer, scorer="legacy")))
+    pairs = build_pairs(load_questions(), fns.candidates, args.max_pairs, args.seed)
+    work = Path(args.work or DEFAULT_DIR) / "train"
+    model_dir = train_cross_encoder(pairs, work, seed=args.seed)
+    info = export_int8(model_dir, out / MODEL_FILE)
+    return {"file": info["file"], "sha256": info["sha256"], "pairs": len(pairs)}
+
+
+def _bench_engines(engine_for, scorers: list[str]) -> dict:
+    from dataclasses import replace
+
+    from eval.answers_corpus import ensure_library
+
+    settings = ensure_library()
+    return {
+        name: engine_for(replace(settings, answer=replace(settings.answer, scorer=name)))
+        for name in scorers
+    }
+
+
+def _cmd_train_bars(args, engine_for) -> int:
+    from eval.answers_corpus import load_questions
+    from eval.tune_scorer import collect_rows, tune
+
+    fns = _bench_engines(engine_for, ["answer"])["answer"]
+    rows = collect_rows(load_questions(), fns.signals)
+    if args.rows:
+        Path(args.rows).write_text(json.dumps(rows), encoding="utf-8")
+    result = tune(rows)
+    _write_json(result, args.json)
+    return 0
+
+
+def _cmd_bench_answers(args, engine_for) -> int:
+    from core.settings import load_settings
+    from eval.answers_corpus import load_questions
+    from eval.bench_answers import curated_first_quote, run_answers_bench
+    from eval.curated import DEFAULT_SET, load_eval_set
+
+    scorers = args.scorers or ["answer", "legacy"]
+    questions = load_questions()
+    result = {"bioasq": {}, "curated": {}}
+    for i, name in enumerate(scorers):  # one engine at a time: each holds the bench library
+        engines = _bench_engines(engine_for, [name])
+        baselines = i == 0 and not args.no_baselines
+        part = run_answers_bench(engines, questions, tuple(args.splits), args.limit, baselines)
+        for split, by_strategy in part["splits"].items():
+            result["bioasq"].setdefault(split, {}).update(by_strategy)
+    from dataclasses import replace
+
+    base = load_settings(args.index)
+    eval_set = load_eval_set(Path(args.set or DEFAULT_SET))
+    for name in [] if args.no_curated else scorers:
+        fns = engine_for(replace(base, answer=replace(base.answer, scorer=name)))
+        result["curated"][name] = curated_first_quote(fns.ask, eval_set)
+    _write_json(result, args.json)
+    return 0
+
+
 def _cmd_abstention(args, engine_for) -> int:
     from core.settings import load_settings
     from eval.bioasq_data import golden_files
@@ -110,6 +198,37 @@ def add_eval_commands(sub, add_index, engine_for) -> None:
     p.add_argument("--json", metavar="OUT")
     add_index(p)
     p.set_defaults(func=lambda a: _cmd_latency(a, engine_for))
+    p = sub.add_parser(
+        "train", help="train the answer scorer (BioASQ 7B-9B; see eval/train_scorer.py)"
+    )
+    p.add_argument(
+        "what",
+        choices=["scorer", "bars"],
+        help="scorer: fit the answer model (7B-9B); bars: choose the quote bar and margin (10B)",
+    )
+    p.add_argument("--cross-encoder", action="store_true", help="also fine-tune the cross-encoder")
+    p.add_argument("--max-pairs", type=int, default=2400)
+    p.add_argument("--max-questions", type=int, default=300, help="seeded sample of 7B-9B")
+    p.add_argument("--rows", metavar="OUT", help="bars: also write the 10B candidate rows")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="model folder to write (default: index/models/answer-scorer/)")
+    p.add_argument(
+        "--work", help="bench library and training folder (default: ~/.cache/bala/bench-answers)"
+    )
+    p.add_argument("--json", metavar="OUT")
+    p.set_defaults(
+        func=lambda a: (_cmd_train if a.what == "scorer" else _cmd_train_bars)(a, engine_for)
+    )
+    p = bench_sub.add_parser("answers", help="answer-level quality of quoting strategies")
+    p.add_argument("--scorers", nargs="+", help="answer scorers (default: answer legacy)")
+    p.add_argument("--splits", nargs="+", default=["tune", "report"])
+    p.add_argument("--limit", type=int, help="first N questions of each split (smoke runs)")
+    p.add_argument("--no-baselines", action="store_true", help="only the scorers")
+    p.add_argument("--no-curated", action="store_true", help="skip the curated set")
+    p.add_argument("--set", help="curated eval set JSONL (default: eval/curated.jsonl)")
+    p.add_argument("--json", metavar="OUT")
+    add_index(p)
+    p.set_defaults(func=lambda a: _cmd_bench_answers(a, engine_for))
     p = bench_sub.add_parser("abstention", help="calibrate the abstention thresholds")
     p.add_argument("--bioasq", nargs="+", help="golden files (default: ../shared/bench/bioasq)")
     p.add_argument("--set", help="curated eval set JSONL (default: eval/curated.jsonl)")

@@ -106,8 +106,42 @@ def test_off_topic_questions_abstain(engine, question):
 
 
 def test_question_naming_a_drug_the_library_lacks_abstains(engine):
+    answer = engine.ask("What are response rates to obe-cel after CD19 CAR T relapse?")
+    assert answer.abstained and answer.missing_terms == ("obe-cel",)
+    assert answer.reason == "off-topic"
+
+
+def test_a_drug_the_library_mentions_elsewhere_is_not_called_missing(engine):
+    # The review mentions inotuzumab, but no retrieved passage covers the question's terms.
     answer = engine.ask("What are response rates to inotuzumab ozogamicin after CAR T relapse?")
-    assert answer.abstained and "inotuzumab ozogamicin" in answer.missing_terms
+    assert answer.abstained and answer.missing_terms == ()
+    assert answer.reason == "no-answer" and "inotuzumab ozogamicin" in answer.mentioned_terms
+    assert "none answers" in answer.message
+
+
+def test_a_term_the_library_has_is_never_reported_missing(engine):
+    """52 demo passages mention tocilizumab: an abstention must not say none does."""
+    answer = engine.ask("Does tocilizumab given before CAR T infusion prevent ICANS in B-ALL?")
+    assert "tocilizumab" not in answer.missing_terms
+
+
+def test_a_quote_whose_stored_text_changed_is_dropped_and_counted(engine, monkeypatch):
+    """Faithfulness can fail: corrupt the stored text under one quoted source."""
+    question = QUESTIONS[0]
+    before = engine.ask(question)
+    victim = before.quotes[0].source_id
+    store = engine.loaded.store
+    real = store.stored_slice
+
+    def corrupted(source_id, start, end):
+        text = real(source_id, start, end)
+        return text.replace("e", "3") if source_id == victim else text
+
+    monkeypatch.setattr(store, "stored_slice", corrupted)
+    after = engine.ask(question)
+    lost = sum(1 for q in before.quotes if q.source_id == victim)
+    assert after.dropped_quotes >= lost >= 1
+    assert all(q.source_id != victim for q in after.quotes)
 
 
 def test_review_answers_a_question_about_its_own_subject(engine):

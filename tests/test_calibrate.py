@@ -64,7 +64,18 @@ def test_calibrate_respects_the_curated_constraints():
     result = calibrate(curated, bioasq, cosine_grid=grid, overlap_grid=(0.0, 0.3))
     # 0.40/0.50 would answer the curated unanswerable (0.55); 0.65 drops a curated answerable;
     # 0.56 and 0.60 tie on BioASQ (0.75) and the stricter 0.60 wins, overlap 0.3 over 0.0.
-    assert result["chosen"] == {"min_cosine": 0.60, "min_overlap": 0.3}
+    assert result["chosen"] == {"min_cosine": 0.60, "min_overlap": 0.3, "min_answer": 0.0}
     assert result["bioasq"]["balanced_accuracy"] == 0.75
     impossible = calibrate([_row(False, 0.99, 0.99)], bioasq, cosine_grid=(0.5,))
     assert impossible["chosen"] is None
+
+
+def test_calibration_applies_the_engines_rule_with_every_bar():
+    # One rule (core/abstain.decide): min_combined and min_answer count, as in the engine.
+    row = {**_row(True, 0.9, 0.9), "best_combined": 0.2, "best_answer": 0.05}
+    assert answers(row, 0.5, 0.2)
+    assert not answers(row, 0.5, 0.2, min_combined=0.3)
+    assert not answers(row, 0.5, 0.2, min_answer=0.1)
+    curated = [_row(True, 0.9, 0.9), {**_row(False, 0.9, 0.9), "best_answer": 0.01}]
+    result = calibrate(curated, [], cosine_grid=(0.5,), overlap_grid=(0.0,), answer_grid=(0.0, 0.1))
+    assert result["chosen"]["min_answer"] == 0.1

@@ -12,13 +12,13 @@ from app.engine.compose import (
     Scored,
     merge_runs,
     preselect,
-    question_terms,
     score_candidates,
     select_quotes,
-    should_abstain,
     term_overlap,
 )
+from app.engine.query import analyse
 from app.engine.sentences import sentence_spans
+from core.abstain import ANSWER, NO_ANSWER, OFF_TOPIC, Strength, decide
 from core.types import Source
 
 
@@ -85,6 +85,12 @@ def test_select_quotes_prefers_diverse_sources_within_margin():
     ]
 
 
+def test_a_run_is_at_most_two_adjacent_sentences():
+    picked = [_scored("a", 0, 10, 0.9), _scored("a", 11, 20, 0.8), _scored("a", 21, 30, 0.7)]
+    runs = merge_runs(picked)
+    assert [(r.candidate.start, r.candidate.end) for r in runs] == [(0, 20), (21, 30)]
+
+
 def test_merge_runs_joins_adjacent_sentences_of_one_source():
     picked = [_scored("a", 0, 10, 0.9), _scored("a", 11, 20, 0.8), _scored("b", 0, 5, 0.7)]
     runs = merge_runs(picked)
@@ -95,11 +101,21 @@ def test_merge_runs_joins_adjacent_sentences_of_one_source():
 
 
 def test_abstain_on_weak_or_uncovered_evidence():
-    strong = [_scored("a", 0, 10, 0.8, cos=0.7, overlap=0.6)]
-    assert not should_abstain(strong, 0.45, 0.3, 0.0)
-    assert should_abstain([_scored("a", 0, 10, 0.3, cos=0.3, overlap=0.9)], 0.45, 0.3, 0.0)
-    assert should_abstain([_scored("a", 0, 10, 0.6, cos=0.8, overlap=0.1)], 0.45, 0.3, 0.0)
-    assert should_abstain([], 0.45, 0.3, 0.0)
+    strong = Strength(best_cosine=0.7, best_overlap=0.6, best_combined=0.8, best_answer=0.9)
+    assert decide(strong, 0.45, 0.3) == ANSWER
+    assert decide(Strength(best_cosine=0.3, best_overlap=0.9), 0.45, 0.3) == OFF_TOPIC
+    assert decide(Strength(best_cosine=0.8, best_overlap=0.1), 0.45, 0.3) == OFF_TOPIC
+    assert decide(Strength(best_cosine=0.8, has_candidates=False), 0.45, 0.3) == NO_ANSWER
+    assert decide(Strength(has_candidates=False), 0.45, 0.3) == OFF_TOPIC
+
+
+def test_topic_present_but_nothing_answers_is_its_own_verdict():
+    weak_answer = Strength(best_cosine=0.7, best_overlap=0.6, best_combined=0.8, best_answer=0.04)
+    assert decide(weak_answer, 0.45, 0.3, min_answer=0.1) == NO_ANSWER
+    assert decide(weak_answer, 0.45, 0.3, min_combined=0.9) == NO_ANSWER
+    named_elsewhere = Strength(best_cosine=0.7, missing_in_retrieved=("CD22",))
+    assert decide(named_elsewhere, 0.45, 0.3) == NO_ANSWER
+    assert decide(Strength(best_cosine=0.9, missing_in_library=("CD22",)), 0.45, 0.3) == OFF_TOPIC
 
 
 REVIEW = Source(
@@ -167,4 +183,4 @@ def test_preselect_keeps_overlapping_sentences_in_document_order():
 
 
 def test_question_terms_drop_function_words():
-    assert question_terms("What is glofitamab and what does it target?") == {"glofitamab", "target"}
+    assert analyse("What is glofitamab and what does it target?").terms == {"glofitamab", "target"}

@@ -45,3 +45,14 @@ def test_an_interrupted_long_form_still_counts():
     assert missing_terms("relapse after CAR T", ["Antigen receptor signalling in T cells."]) == [
         "CAR T"
     ]
+
+
+def test_a_term_is_missing_from_the_library_only_when_no_indexed_passage_has_it():
+    from app.engine.coverage import missing_in_library
+    from app.engine.query import analyse
+
+    question = analyse("Does tocilizumab help for CRS after inotuzumab ozogamicin?")
+    vocabulary = {"tocilizumab": 2.0, "cytokin": 1.0, "releas": 1.0, "syndrom": 1.0}
+    labels = [t.label for t in question.named]
+    # CRS is in the library through its long form; tocilizumab literally; inotuzumab nowhere.
+    assert missing_in_library(labels, question, vocabulary) == ["inotuzumab ozogamicin"]

@@ -8,19 +8,21 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from app.engine.answer_types import ABSTAIN_MESSAGE, Answer, CitedSource, Quote
+from app.engine.answer_types import ABSTAIN_MESSAGE, NO_ANSWER_MESSAGE, Answer, CitedSource, Quote
 from app.engine.cited import attach_cited_evidence
 from app.engine.compose import (
+    Candidate,
     Scored,
     candidates_from_hits,
-    merge_runs,
+    choose_quotes,
     preselect,
-    question_terms,
     score_candidates,
-    select_quotes,
-    should_abstain,
 )
-from app.engine.coverage import missing_terms, named_terms
+from app.engine.coverage import missing_in_library, missing_terms
+from app.engine.evidence_filter import is_non_evidence
+from app.engine.query import Query, analyse
+from app.engine.scorer import rescore
+from core.abstain import ANSWER, NO_ANSWER, Strength, decide
 from core.settings import AnswerSettings, Settings
 from index.embed import Embedder, load_embedder
 from index.lexical import idf_table
@@ -32,33 +34,36 @@ CLOSEST_SHOWN = 3
 
 @dataclass(frozen=True)
 class Evidence:
-    """Scored quote candidates of a question and the named terms no passage mentions."""
+    """Scored quote candidates of a question and how strong the best of them is."""
 
     scored: tuple[Scored, ...]
-    missing: tuple[str, ...]
+    strength: Strength
 
     @property
-    def best_cosine(self) -> float:
-        return max((s.cosine for s in self.scored), default=0.0)
+    def missing(self) -> tuple[str, ...]:
+        return self.strength.missing_in_library
 
-    @property
-    def best_overlap(self) -> float:
-        return max((s.overlap for s in self.scored), default=0.0)
-
-    def abstain(self, cfg: AnswerSettings) -> bool:
-        weak = should_abstain(list(self.scored), cfg.min_cosine, cfg.min_overlap, cfg.min_combined)
-        return weak or bool(self.missing)
+    def verdict(self, cfg: AnswerSettings) -> str:
+        return decide(
+            self.strength, cfg.min_cosine, cfg.min_overlap, cfg.min_combined, cfg.min_answer
+        )
 
 
 class Engine:
-    """A loaded index plus the embedding model; thread-safe for concurrent questions."""
+    """A loaded index, the embedding model and the answer scorer; thread-safe."""
 
     def __init__(self, settings: Settings, loaded: LoadedIndex | None = None, embedder=None):
         self.settings = settings
         self.loaded = loaded or open_index(settings)
         self.embedder: Embedder = embedder or load_embedder(settings.index)
         self.idf = idf_table(self.loaded.bm25)
+        self.scorer = _load_scorer(settings.answer)
         self._lock = threading.Lock()
+        self._model = self.scorer  # the model `_score` applies (features() swaps in none)
+
+    @property
+    def scorer_id(self) -> str:
+        return self.scorer.id if self.scorer is not None else "legacy"
 
     def embed(self, texts: list[str]) -> np.ndarray:
         with self._lock:  # torch modules are not re-entrant across threads
@@ -74,70 +79,97 @@ class Engine:
     def ask(self, question: str, k: int | None = None, filters: Filters = Filters()) -> Answer:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        question = question.strip()
-        hits, query_vec = self._retrieve(question, k, filters) if question else ([], None)
+        query = analyse(question)
+        hits, query_vec = self._retrieve(query.text, k, filters) if query.text else ([], None)
         timings["retrieve"] = (time.perf_counter() - t0) * 1000
         t1 = time.perf_counter()
-        evidence = self._evidence(question, query_vec, hits)
-        if evidence.abstain(self.settings.answer):
-            answer = replace(self._abstention(question, hits), missing_terms=evidence.missing)
-        else:
-            answer = self._compose(question, list(evidence.scored))
+        evidence = self._evidence(query, query_vec, hits, self.scorer)
+        verdict = evidence.verdict(self.settings.answer)
+        answer = None
+        if verdict == ANSWER:
+            answer = self._compose(query, list(evidence.scored))
+        if answer is None:
+            answer = self._abstention(query, hits, evidence, verdict)
         timings["compose"] = (time.perf_counter() - t1) * 1000
         answer = attach_cited_evidence(self, question, answer)  # app/engine/cited.py
         timings["total"] = (time.perf_counter() - t0) * 1000
-        return replace(answer, timings_ms=timings)
+        return replace(answer, timings_ms=timings, scorer=self.scorer_id)
 
-    def evidence(self, question: str) -> Evidence:
+    def candidates(self, question: str) -> list[Candidate]:
+        """Every sentence of the top retrieved passages: what the scorer chooses among."""
+        hits, _ = self._retrieve(question.strip(), None, Filters())
+        return candidates_from_hits(hits, self.settings.answer.candidate_chunks)
+
+    def evidence(self, question: str, model=None) -> Evidence:
         """How strong the best evidence for a question is (what abstention decides on)."""
-        hits, query_vec = self._retrieve(question.strip(), None, Filters())
-        return self._evidence(question.strip(), query_vec, hits)
+        query = analyse(question)
+        hits, query_vec = self._retrieve(query.text, None, Filters())
+        return self._evidence(query, query_vec, hits, model or self.scorer)
 
-    def _evidence(self, question: str, query_vec, hits: list[Hit]) -> Evidence:
+    def features(self, question: str) -> list[dict]:
+        """Each candidate's answer signals (what `bala train scorer` fits the model on)."""
+        ev = self.evidence(question, model=_NoModel(self.scorer))
+        return [{"text": s.candidate.text, **s.signals} for s in ev.scored if s.signals]
+
+    def _evidence(self, query: Query, query_vec, hits: list[Hit], model=None) -> Evidence:
         """Quote candidates only from passages that mention what the question names.
 
-        A passage is read together with its source's title ("B-ALL" in a review's title
-        counts for each of its chunks) and must mention every named term (drug, antigen,
-        gene, disease, toxicity) when the question names one or two, all but one when it
-        names more. When no top passage qualifies, the evidence is tangential: nothing is
-        scored and the uncovered terms are reported.
+        A passage is read together with its source's title and must mention every named term
+        when the question names one or two, all but one when it names more. A term no top
+        passage mentions is looked up in the whole library: absent there, the question is off
+        topic; present, the library has the topic but the retrieved passages do not answer.
         """
         top = hits[: self.settings.answer.candidate_chunks]
-        sources = self.loaded.store.sources
-        contexts = [f"{sources[h.chunk.source_id].title}\n{h.chunk.text}" for h in top]
-        nowhere = missing_terms(question, contexts)
-        gaps = [missing_terms(question, [c]) for c in contexts]
-        allowed = 0 if len(named_terms(question)) <= 2 else 1
+        best_cos = max((h.dense_score or 0.0 for h in top), default=0.0)
+        contexts = [self._context(h) for h in top]
+        nowhere = missing_terms(query, contexts)
+        gaps = [missing_terms(query, [c]) for c in contexts]
+        allowed = 0 if len(query.named) <= 2 else 1
         covering = [h for h, gap in zip(top, gaps) if len(gap) <= allowed]
         if nowhere or not covering:
-            return Evidence((), tuple(nowhere or min(gaps, key=len, default=[])))
-        return Evidence(tuple(self._score(question, query_vec, covering)), ())
+            unseen = tuple(nowhere or min(gaps, key=len, default=[]))
+            absent = tuple(missing_in_library(unseen, query, self.idf))
+            strength = Strength(
+                best_cosine=best_cos,
+                has_candidates=False,
+                missing_in_library=absent,
+                missing_in_retrieved=tuple(t for t in unseen if t not in absent),
+            )
+            return Evidence((), strength)
+        scored = self._score(query, query_vec, covering, model or self.scorer)
+        return Evidence(tuple(scored), _strength(scored, best_cos))
 
-    def _score(self, question: str, query_vec, hits: list[Hit]) -> list[Scored]:
-        """Candidate sentences scored by their passage's cosine to the query and term overlap.
+    def _context(self, hit: Hit) -> str:
+        return f"{self.loaded.store.sources[hit.chunk.source_id].title}\n{hit.chunk.text}"
 
-        The passage vectors come from the index itself, so answering costs one model call
-        (the query) whatever the number of candidate sentences.
+    def _score(self, query: Query, query_vec, hits: list[Hit], model) -> list[Scored]:
+        """Candidate sentences scored: legacy blend first, then the answer model on top.
+
+        The passage vectors come from the index itself, so the legacy blend costs one model
+        call (the query); the answer model adds one batched call for the sentences' own
+        vectors (and one cross-encoder pass over the pairs when the model has one).
         """
         cfg = self.settings.answer
-        terms = question_terms(question)
         cands = candidates_from_hits(hits, cfg.candidate_chunks)
-        cands = preselect(cands, terms, self.idf, cfg.max_sentences)
+        cands = [c for c in cands if not is_non_evidence(c.text)]
+        cands = preselect(cands, set(query.terms), self.idf, cfg.max_sentences)
         if not cands:
             return []
         rows = {h.chunk.chunk_id: h.row for h in hits}
         vectors = {cid: self.loaded.faiss_index.reconstruct(row) for cid, row in rows.items()}
         cosines = np.array([float(vectors[c.chunk_id] @ query_vec) for c in cands])
-        return score_candidates(cands, cosines, terms, self.idf, cfg.lexical_weight)
+        legacy = score_candidates(cands, cosines, set(query.terms), self.idf, cfg.lexical_weight)
+        if model is None:
+            return legacy
+        texts = [s.candidate.text for s in legacy]
+        sent_cos = self.embed(texts) @ query_vec
+        logits = model.cross.score(query.text, texts) if model.cross is not None else None
+        chunks = {h.chunk.chunk_id: h.chunk for h in hits}
+        contexts = {h.chunk.chunk_id: self._context(h) for h in hits}
+        return rescore(query, legacy, sent_cos, logits, chunks, contexts, model, cfg)
 
-    def _compose(self, question: str, scored: list[Scored]) -> Answer:
-        cfg = self.settings.answer
-        supported = [
-            s for s in scored if s.cosine >= cfg.min_cosine and s.overlap >= cfg.min_overlap
-        ]
-        picked = merge_runs(
-            select_quotes(supported or scored[:1], cfg.max_quotes, margin=cfg.quote_margin)
-        )
+    def _compose(self, query: Query, scored: list[Scored]) -> Answer | None:
+        picked = choose_quotes(scored, self.settings.answer, self.scorer is not None)
         quotes, numbers, dropped = [], {}, 0
         store = self.loaded.store
         for s in picked:
@@ -148,14 +180,26 @@ class Engine:
                 continue
             number = numbers.setdefault(c.source_id, len(numbers) + 1)
             quotes.append(
-                Quote(text, c.source_id, c.start, c.end, c.page, number, s.score, c.chunk_id)
+                Quote(
+                    text,
+                    c.source_id,
+                    c.start,
+                    c.end,
+                    c.page,
+                    number,
+                    s.score,
+                    c.chunk_id,
+                    note=s.label,
+                    leading_ellipsis=_starts_mid(text),
+                    trailing_ellipsis=_ends_mid(text),
+                )
             )
         if not quotes:
-            return self._abstention(question, [])
+            return None
         sources = tuple(CitedSource(n, store.sources[sid]) for sid, n in numbers.items())
         message = f"{len(quotes)} verbatim quote(s) from {len(sources)} source(s)"
         return Answer(
-            question,
+            query.text,
             False,
             message,
             tuple(quotes),
@@ -164,7 +208,7 @@ class Engine:
             dropped_quotes=dropped,
         )
 
-    def _abstention(self, question: str, hits: list[Hit]) -> Answer:
+    def _abstention(self, query: Query, hits: list[Hit], ev: Evidence, verdict: str) -> Answer:
         closest: list[str] = []
         for hit in hits:
             if hit.chunk.source_id not in closest:
@@ -175,7 +219,61 @@ class Engine:
             CitedSource(i, self.loaded.store.sources[sid], supporting=False)
             for i, sid in enumerate(closest, start=1)
         )
-        return Answer(question, True, ABSTAIN_MESSAGE, (), sources, self.loaded.build_id)
+        no_answer = verdict == NO_ANSWER or (verdict == ANSWER)  # ANSWER: every quote failed
+        return Answer(
+            query.text,
+            True,
+            NO_ANSWER_MESSAGE if no_answer else ABSTAIN_MESSAGE,
+            (),
+            sources,
+            self.loaded.build_id,
+            missing_terms=ev.strength.missing_in_library,
+            reason=NO_ANSWER if no_answer else "off-topic",
+            mentioned_terms=ev.strength.missing_in_retrieved,
+        )
+
+
+def _strength(scored: list[Scored], best_cos: float) -> Strength:
+    return Strength(
+        best_cosine=max((s.cosine for s in scored), default=best_cos),
+        best_overlap=max((s.overlap for s in scored), default=0.0),
+        best_combined=scored[0].score if scored else 0.0,
+        best_answer=max((s.answer for s in scored), default=0.0),
+        has_candidates=bool(scored),
+    )
+
+
+def _starts_mid(text: str) -> bool:
+    """The stored excerpt begins inside a sentence ("heless, ...")."""
+    head = text.lstrip()[:1]
+    return bool(head) and (head.islower() or head in ",;:)")
+
+
+def _ends_mid(text: str) -> bool:
+    tail = text.rstrip()[-1:]
+    return bool(tail) and tail not in ".!?)]\"'\u201d"
+
+
+class _NoModel:
+    """Signals only: every probability 0 (the cross-encoder still runs when shipped)."""
+
+    id = "features"
+
+    def __init__(self, model=None):
+        self.cross = getattr(model, "cross", None)
+
+    def predict(self, rows: list[dict]) -> np.ndarray:
+        return np.zeros(len(rows))
+
+
+def _load_scorer(cfg: AnswerSettings):
+    if cfg.scorer == "legacy":
+        return None
+    if cfg.scorer == "features":
+        return _NoModel()
+    from index.rerank import AnswerModel
+
+    return AnswerModel(expected_id=cfg.scorer_id or None)
 
 
 _ENGINES: dict[str, Engine] = {}

@@ -7,6 +7,10 @@ from dataclasses import asdict, dataclass, field
 from core.types import Source
 
 ABSTAIN_MESSAGE = "Insufficient evidence in the indexed library"
+NO_ANSWER_MESSAGE = (
+    "Insufficient evidence in the indexed library: passages on this topic are indexed, "
+    "but none answers the question"
+)
 
 
 @dataclass(frozen=True)
@@ -21,6 +25,9 @@ class Quote:
     citation: int
     score: float
     chunk_id: str = ""
+    note: str = ""  # e.g. "about DLBCL, not B-ALL": indirect evidence, demoted and labelled
+    leading_ellipsis: bool = False  # the stored excerpt starts mid-sentence (display "…")
+    trailing_ellipsis: bool = False  # ... or ends mid-sentence; the text stays an exact slice
 
 
 @dataclass(frozen=True)
@@ -42,8 +49,11 @@ class Answer:
     build_id: str
     timings_ms: dict = field(default_factory=dict)
     dropped_quotes: int = 0  # quotes that failed verification (must stay 0)
-    missing_terms: tuple[str, ...] = ()  # named terms no retrieved passage mentions
+    missing_terms: tuple[str, ...] = ()  # named terms no indexed passage mentions
     cited_evidence: tuple = ()  # app.engine.cited.CitedEvidence per quote that cites works
+    reason: str = ""  # abstentions: "off-topic" | "no-answer"
+    mentioned_terms: tuple[str, ...] = ()  # named terms the library has, but no top passage
+    scorer: str = ""  # id of the answer scorer that chose the quotes
 
     def to_json(self) -> dict:
         """The `bala ask --json` contract: keys may be added, never removed."""
@@ -62,6 +72,9 @@ class Answer:
                     "citation": q.citation,
                     "score": round(q.score, 4),
                     "chunk_id": q.chunk_id,
+                    "note": q.note,
+                    "leading_ellipsis": q.leading_ellipsis,
+                    "trailing_ellipsis": q.trailing_ellipsis,
                 }
                 for q in self.quotes
             ],
@@ -71,6 +84,9 @@ class Answer:
             "dropped_quotes": self.dropped_quotes,
             "missing_terms": list(self.missing_terms),
             "cited_evidence": [c.to_json() for c in self.cited_evidence],
+            "reason": self.reason,
+            "mentioned_terms": list(self.mentioned_terms),
+            "scorer": self.scorer,
         }
 
 

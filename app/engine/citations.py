@@ -292,7 +292,13 @@ def quote_label(quote, source=None) -> str:
     return f"[{quote.citation}, p. {page}]"
 
 
-def format_quote(quote, source=None) -> str:
+def format_quote(quote, source=None, with_note: bool = True) -> str:
     """The one plain-text rendering of a quote with its source label, used by the CLI, the
-    Markdown export and the app: \u201cverbatim text\u201d [n, p. x]."""
-    return f"\u201c{quote.text}\u201d {quote_label(quote, source)}"
+    Markdown export and the app: \u201cverbatim text\u201d [n, p. x]; "\u2026" where the stored
+    excerpt starts or ends mid-sentence (the text itself stays an exact slice), and the note
+    of a demoted quote ("about DLBCL, not B-ALL") unless the caller shows it otherwise."""
+    lead = "\u2026" if getattr(quote, "leading_ellipsis", False) else ""
+    trail = "\u2026" if getattr(quote, "trailing_ellipsis", False) else ""
+    note = getattr(quote, "note", "") if with_note else ""
+    tail = f" ({note}; indirect evidence)" if note else ""
+    return f"\u201c{lead}{quote.text}{trail}\u201d {quote_label(quote, source)}{tail}"

@@ -1,4 +1,4 @@
-"""Pure quote selection: score candidate sentences, pick a few diverse ones, decide to abstain."""
+"""Pure quote selection: score candidate sentences, pick a few diverse ones."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.engine.sentences import sentence_spans
+from core.settings import AnswerSettings
 from index.lexical import tokenize
 from index.retrieve import Hit
+
+MAX_RUN = 2  # a quote is one sentence or a run of at most two adjacent sentences
 
 
 @dataclass(frozen=True)
@@ -27,9 +30,13 @@ class Candidate:
 @dataclass(frozen=True)
 class Scored:
     candidate: Candidate
-    score: float
+    score: float  # what ranks it: the combined answer score (legacy: cosine + overlap)
     cosine: float
     overlap: float
+    answer: float = 1.0  # the answer scorer's probability (1.0 without a scorer)
+    echo: bool = False  # mostly restates the question
+    label: str = ""  # "about DLBCL, not B-ALL": another disease or population
+    signals: object = None  # app/engine/scorer.Signals, when the answer scorer ran
 
 
 def candidates_from_hits(hits: list[Hit], max_chunks: int) -> list[Candidate]:
@@ -52,21 +59,6 @@ def candidates_from_hits(hits: list[Hit], max_chunks: int) -> list[Candidate]:
                 )
             )
     return out
-
-
-def _stop_stems() -> frozenset[str]:
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-    words = set(ENGLISH_STOP_WORDS) | {"does", "did", "doing", "can", "should", "would", "may"}
-    return frozenset(t for word in words for t in tokenize(word))
-
-
-QUESTION_STOPWORDS = _stop_stems()  # "what", "which", "does"... carry no evidence
-
-
-def question_terms(question: str) -> set[str]:
-    """The question's content terms, in the BM25 token form, without English function words."""
-    return set(tokenize(question)) - QUESTION_STOPWORDS
 
 
 def term_overlap(
@@ -154,7 +146,8 @@ def merge_runs(selected: list[Scored]) -> list[Scored]:
     for s in by_pos:
         last = merged[-1][-1] if merged else None
         gap_ok = last is not None and 0 <= s.candidate.start - last.candidate.end <= 2
-        if gap_ok and last.candidate.chunk_id == s.candidate.chunk_id:  # never across passages
+        same_chunk = last is not None and last.candidate.chunk_id == s.candidate.chunk_id
+        if gap_ok and same_chunk and len(merged[-1]) < MAX_RUN:  # never across passages
             merged[-1].append(s)
         else:
             merged.append([s])
@@ -170,16 +163,23 @@ def _join(group: list[Scored]) -> Scored:
     cand = Candidate(
         first.source_id, first.start, last.end, "", first.page, first.chunk_id, first.hit_rank
     )
-    return Scored(cand, best.score, best.cosine, best.overlap)
+    return Scored(cand, best.score, best.cosine, best.overlap, best.answer, best.echo, best.label)
 
 
-def should_abstain(
-    scored: list[Scored], min_cosine: float, min_overlap: float, min_combined: float
-) -> bool:
-    """Abstain when the best evidence is neither close in meaning nor covers the question."""
-    if not scored:
-        return True
-    best = scored[0]
-    best_cos = max(s.cosine for s in scored)
-    best_overlap = max(s.overlap for s in scored)
-    return best_cos < min_cosine or best_overlap < min_overlap or best.score < min_combined
+def choose_quotes(scored: list[Scored], cfg: AnswerSettings, with_scorer: bool) -> list[Scored]:
+    """The quotes to show, best answer first.
+
+    With the answer scorer: a sentence that mostly restates the question is never first
+    (so never the only quote), and quotes below the answer bar are not shown - no padding
+    to `max_quotes`. Without it (legacy), the supported sentences within the margin.
+    """
+    if with_scorer:
+        ranked = sorted((s for s in scored if not s.echo), key=lambda s: -s.score)
+        if not ranked:
+            return []
+        kept = [ranked[0]] + [s for s in ranked[1:] if s.answer >= cfg.quote_bar]
+        return merge_runs(select_quotes(kept, cfg.max_quotes, margin=cfg.answer_margin))
+    supported = [s for s in scored if s.cosine >= cfg.min_cosine and s.overlap >= cfg.min_overlap]
+    return merge_runs(
+        select_quotes(supported or scored[:1], cfg.max_quotes, margin=cfg.quote_margin)
+    )

@@ -86,8 +86,44 @@ def _mentioned(term: NamedTerm, evidence: str, evidence_tokens: set[str]) -> boo
     return re.search(pattern, evidence, re.IGNORECASE) is not None
 
 
-def missing_terms(question: str, evidence_texts: list[str]) -> list[str]:
-    """Named terms of the question that no evidence passage mentions."""
+def _named(question) -> list[NamedTerm]:
+    """Named terms of a question given as text or as an analysed Query (app/engine/query)."""
+    return named_terms(question) if isinstance(question, str) else list(question.named)
+
+
+def missing_terms(question, evidence_texts: list[str]) -> list[str]:
+    """Named terms of the question (text or Query) that no evidence passage mentions."""
     evidence = "\n".join(evidence_texts)
     tokens = set(tokenize(evidence))
-    return [t.label for t in named_terms(question) if not _mentioned(t, evidence, tokens)]
+    return [t.label for t in _named(question) if not _mentioned(t, evidence, tokens)]
+
+
+def _in_vocabulary(form: str, vocabulary: dict) -> bool:
+    """The form's telling tokens are all indexed. A lone short acronym without a digit ("InO",
+    "IO") is not telling - as a lowercase token it collides with unrelated words - and neither
+    are one- or two-letter parts ("B" of B-cell); long forms and codes (CD22) count."""
+    tokens = [t for t in tokenize(form) if len(t) >= 3 or any(c.isdigit() for c in t)]
+    if not tokens or (len(tokens) == 1 and len(tokens[0]) < 4 and not tokens[0][-1].isdigit()):
+        return False
+    return all(t in vocabulary for t in tokens)
+
+
+def missing_in_library(labels, question, vocabulary: dict) -> list[str]:
+    """Of these named-term labels, those no indexed passage mentions in any written form.
+
+    A whole-library BM25 term lookup: a form is present when every one of its tokens is in
+    the index vocabulary (`vocabulary`: token -> idf). Conservative in the useful direction:
+    a term reported missing is truly in no passage; one whose words all occur somewhere is
+    treated as present ("passages mention it but none answers").
+    """
+    by_label = {t.label: t for t in _named(question)}
+    out = []
+    for label in labels:
+        term = by_label.get(label)
+        forms = [label]
+        if term is not None and term.entry is not None:
+            forms += list(VOCABULARY[term.entry].short + VOCABULARY[term.entry].long)
+        present = any(_in_vocabulary(f, vocabulary) for f in forms)
+        if not present:
+            out.append(label)
+    return out

@@ -1,0 +1,121 @@
+"""The answer score of a candidate sentence: does it answer the question, not echo it?
+
+Each candidate sentence of the top passages gets signals (`FEATURES`), and the shipped answer
+model (index/rerank.py; a logistic model fitted on BioASQ 7B-9B by `bala train scorer`) turns
+them into the probability that the sentence answers the question:
+- `sent_cos`: cosine of the sentence's own vector to the question (every sentence of a
+  passage used to share its passage's cosine, so term overlap decided and echoes won);
+- `passage_cos`, `overlap`: the passage cosine and IDF-weighted term overlap of before;
+- `prior`: 1 / rank of the sentence's passage in the fused retrieval list;
+- `echo`: share of the sentence's content words that are question words; `novel`: how many
+  content words it adds (capped, scaled to 0..1) - restating a question does not answer it;
+- `section`: +1 after a RESULTS/CONCLUSIONS label, -1 after BACKGROUND/OBJECTIVE/METHODS or
+  in a title; `title`: the passage is a title;
+- `length`, `digits`: answers carry figures and some length;
+- `ce`: the fine-tuned cross-encoder's logit, when the shipped model has one.
+A sentence that mostly restates the question (`restates`) is never the first quote.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import numpy as np
+
+from app.engine.population import mismatch
+from index.lexical import tokenize
+
+FEATURES = (
+    "sent_cos", "passage_cos", "overlap", "prior", "echo", "novel", "section", "title",
+    "length", "digits",
+)  # fmt: skip
+NOVEL_WORDS = 4  # a sentence adding this many content words beyond the question is no echo
+ECHO_SHARE = 0.6  # ... one with at least this share of question words and fewer new ones is
+
+_GOOD_LABEL = re.compile(
+    r"(?:CONCLUSIONS?|RESULTS?|FINDINGS|INTERPRETATION|SUMMARY|SIGNIFICANCE)\b[^A-Za-z]{0,12}$"
+)
+_WEAK_LABEL = re.compile(
+    r"(?:BACKGROUND|INTRODUCTION|OBJECTIVES?|AIMS?|PURPOSE|METHODS?|DESIGN|CONTEXT)"
+    r"\b[^A-Za-z]{0,12}$"
+)
+_LABEL_START = re.compile(r"^([A-Z][A-Z ]{3,30})\s*:")
+
+
+def content_words(sentence: str, stop: frozenset[str]) -> list[str]:
+    return [t for t in tokenize(sentence) if t not in stop]
+
+
+def echo_share(sentence: str, question_terms: set[str], stop: frozenset[str]) -> float:
+    """Share of the sentence's content words that the question has, when it adds few new."""
+    words = content_words(sentence, stop)
+    if not words:
+        return 1.0
+    share = sum(1 for t in words if t in question_terms) / len(words)
+    novel = len({t for t in words if t not in question_terms})
+    return share if novel < NOVEL_WORDS and share >= ECHO_SHARE else 0.0
+
+
+def section_signal(context_before: str, sentence: str, chunk_section: str) -> float:
+    """+1 in results/conclusions, -1 in background/methods or a title, else 0."""
+    if chunk_section == "title":
+        return -1.0
+    label = _LABEL_START.match(sentence)
+    tail = (label.group(1) + ":") if label else context_before[-60:].rstrip()
+    if _GOOD_LABEL.search(tail):
+        return 1.0
+    if _WEAK_LABEL.search(tail):
+        return -1.0
+    return 0.0
+
+
+def features_of(query, s, sent_cos: float, chunk) -> dict:
+    """The signals of one legacy-scored candidate (see the module docstring)."""
+    from app.engine.query import QUESTION_STOPWORDS
+
+    c = s.candidate
+    before = chunk.text[: max(0, c.start - chunk.start)] if chunk is not None else ""
+    section = getattr(chunk, "section", "")
+    words = content_words(c.text, QUESTION_STOPWORDS)
+    terms = set(query.terms)
+    return {
+        "sent_cos": float(sent_cos),
+        "passage_cos": s.cosine,
+        "overlap": s.overlap,
+        "prior": 1.0 / c.hit_rank,
+        "echo": sum(1 for t in words if t in terms) / len(words) if words else 1.0,
+        "novel": min(len({t for t in words if t not in terms}), 20) / 20,
+        "section": section_signal(before, c.text, section),
+        "title": 1.0 if section == "title" else 0.0,
+        "length": min(len(c.text.split()), 60) / 60,
+        "digits": 1.0 if re.search(r"\d", c.text) else 0.0,
+        "restates": echo_share(c.text, terms, QUESTION_STOPWORDS) > 0.0,
+    }
+
+
+def rescore(
+    query, legacy: list, sent_cos: np.ndarray, logits, chunks: dict, contexts: dict, model, cfg
+) -> list:
+    """Legacy-scored candidates re-ranked by the answer model's probability, best first.
+
+    A candidate whose source is about another disease or population than the question
+    names is demoted by `mismatch_penalty` and labelled.
+    """
+    rows = [
+        features_of(query, s, cos, chunks.get(s.candidate.chunk_id))
+        for s, cos in zip(legacy, sent_cos)
+    ]
+    if logits is not None:
+        for row, logit in zip(rows, logits):
+            row["ce"] = float(logit)
+    probs = model.predict(rows)
+    out = []
+    for s, row, p in zip(legacy, rows, probs):
+        label = mismatch(query.text, contexts.get(s.candidate.chunk_id, ""))
+        score = float(p) + cfg.prior_weight * row["prior"]
+        score -= cfg.mismatch_penalty if label else 0.0
+        out.append(
+            replace(s, score=score, answer=float(p), echo=row["restates"], label=label, signals=row)
+        )
+    return sorted(out, key=lambda x: (-x.score, x.candidate.source_id, x.candidate.start))

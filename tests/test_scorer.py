@@ -1,0 +1,135 @@
+"""The answer scorer's pure parts on tiny inline cases: echo, titles, other diseases, filters."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from app.engine.compose import Candidate, Scored, choose_quotes
+from app.engine.evidence_filter import is_non_evidence
+from app.engine.population import mismatch
+from app.engine.query import analyse
+from app.engine.scorer import echo_share, rescore, section_signal
+from core.settings import AnswerSettings
+from core.types import Chunk
+from index.rerank import Logistic
+
+# A stand-in answer model: the probability rises with the sentence's own cosine only, so the
+# tests below check what the engine adds around the model (echo, titles, labels, the bar).
+BY_COSINE = Logistic(
+    {"features": ["sent_cos"], "coef": [10.0], "intercept": 0.0, "mean": [0.0], "scale": [1.0]}
+)
+
+CFG = AnswerSettings()
+QUESTION = "Is double balloon enteroscopy efficacious and safe in a community setting?"
+TITLE = "Double balloon enteroscopy: is it efficacious and safe in a community setting?"
+ANSWER = (
+    "CONCLUSIONS: DBE was efficacious and safe in a community setting, with a diagnostic "
+    "yield of 60% and no major complications in 112 procedures."
+)
+
+
+def _chunk(cid: str, text: str, section: str = "") -> Chunk:
+    return Chunk(cid, f"pmid:{cid}", 0, len(text), text, (), section)
+
+
+def _legacy(cid: str, text: str, score: float, rank: int = 1) -> Scored:
+    return Scored(Candidate(f"pmid:{cid}", 0, len(text), text, None, cid, rank), score, 0.7, 0.6)
+
+
+def _rescored(question: str, items: list[tuple[str, str, str, float]], cosines: list[float]):
+    """items: (chunk id, text, chunk section, legacy score); contexts are the texts."""
+    query = analyse(question)
+    legacy = [_legacy(cid, text, score) for cid, text, _, score in items]
+    chunks = {cid: _chunk(cid, text, section) for cid, text, section, _ in items}
+    contexts = {cid: text for cid, text, _, _ in items}
+    return rescore(query, legacy, np.array(cosines), None, chunks, contexts, BY_COSINE, CFG)
+
+
+def test_an_echo_sentence_loses_to_the_sentence_that_answers():
+    # The echo is closer to the question in meaning (it restates it): it must still lose.
+    scored = _rescored(QUESTION, [("1", TITLE, "", 0.9), ("2", ANSWER, "", 0.6)], [0.9, 0.5])
+    echo = next(s for s in scored if s.candidate.text == TITLE)
+    answer = next(s for s in scored if s.candidate.text == ANSWER)
+    assert echo.echo and not answer.echo and echo.score > answer.score
+    picked = choose_quotes(scored, CFG, with_scorer=True)
+    assert picked[0].candidate.text == ANSWER
+
+
+def test_with_the_shipped_model_the_echo_is_still_never_the_first_quote():
+    # The shipped logistic model on its own scores this echo higher than the answer (word
+    # overlap with the question goes with answers on BioASQ); the restatement rule decides.
+    from app.engine.scorer import rescore
+    from index.rerank import MODEL_DIR, AnswerModel
+
+    model = AnswerModel(MODEL_DIR)
+    query = analyse(QUESTION)
+    items = (("1", TITLE), ("2", ANSWER))
+    legacy = [_legacy(cid, text, 0.7) for cid, text in items]
+    chunks = {cid: _chunk(cid, text) for cid, text in items}
+    contexts = {cid: text for cid, text in items}
+    scored = rescore(query, legacy, np.array([0.6, 0.6]), None, chunks, contexts, model, CFG)
+    picked = choose_quotes(scored, CFG, with_scorer=True)
+    assert picked and picked[0].candidate.text == ANSWER
+    assert all(s.candidate.text != TITLE for s in picked)
+
+
+def test_a_title_that_restates_the_question_is_never_the_only_quote():
+    scored = _rescored(QUESTION, [("1", TITLE, "title", 0.9)], [0.9])
+    assert choose_quotes(scored, CFG, with_scorer=True) == []  # abstain rather than quote it
+    both = _rescored(QUESTION, [("1", TITLE, "title", 0.9), ("2", ANSWER, "", 0.5)], [0.9, 0.3])
+    picked = choose_quotes(both, CFG, with_scorer=True)
+    assert [s.candidate.text for s in picked] == [ANSWER]
+
+
+def test_a_dlbcl_quote_is_labelled_and_demoted_for_a_b_all_question():
+    question = "What options exist after CD19-negative relapse of B-ALL following CAR T cells?"
+    dlbcl = "Axicabtagene ciloleucel improved event-free survival in relapsed DLBCL after CAR T."
+    ball = "CD22-directed CAR T cells induced remission in CD19-negative B-ALL after CD19 CAR T."
+    scored = _rescored(question, [("1", dlbcl, "", 0.7), ("2", ball, "", 0.7)], [0.5, 0.5])
+    assert scored[0].candidate.text == ball and scored[0].label == ""
+    assert scored[1].label == "about DLBCL, not B-ALL"
+    assert scored[1].score < scored[0].score
+
+
+def test_population_mismatch_labels():
+    assert mismatch("CAR T in children with B-ALL?", "Outcomes of adults with ALL") == (
+        "about adults, not children"
+    )
+    assert mismatch("CAR T in children with B-ALL?", "Children and young adults with ALL") == ""
+    assert mismatch("IVIG after CAR T?", "CLL patients after CAR T") == ""  # no disease asked
+    assert mismatch("Relapse in B-ALL?", "Relapsed follicular lymphoma") == (
+        "about lymphoma, not B-ALL"
+    )
+
+
+def test_quotes_below_the_answer_bar_are_not_shown():
+    weak = "Tisagenlecleucel is a CD19-directed CAR T-cell product given as one infusion."
+    scored = _rescored(QUESTION, [("2", ANSWER, "", 0.6), ("3", weak, "", 0.6)], [0.3, -0.4])
+    picked = choose_quotes(scored, replace(CFG, answer_margin=5.0), with_scorer=True)
+    assert [s.candidate.text for s in picked] == [ANSWER]
+
+
+def test_echo_share_counts_only_sentences_adding_little():
+    terms = set(analyse(QUESTION).terms)
+    from app.engine.query import QUESTION_STOPWORDS
+
+    assert echo_share(TITLE, terms, QUESTION_STOPWORDS) > 0.6
+    assert echo_share(ANSWER, terms, QUESTION_STOPWORDS) == 0.0
+
+
+def test_section_labels():
+    assert section_signal("", ANSWER, "") == 1.0
+    assert section_signal("BACKGROUND: ", "CRS is common.", "") == -1.0
+    assert section_signal("", "Any title", "title") == -1.0
+    assert section_signal("We found this. ", "It works.", "") == 0.0
+
+
+def test_author_citation_and_reference_lines_are_never_evidence():
+    assert is_non_evidence("Adam J. Lamble, Alexandra E. Kovach, and Nirali N. Shah")
+    assert is_non_evidence("Blood. 2025;145(1):64-74. doi:10.1182/blood.2024024517")
+    assert is_non_evidence("12. Maude SL, Laetsch TW, Buechner J, et al. N Engl J Med. 2018.")
+    assert is_non_evidence("Department of Pediatrics, University of Washington, Seattle, WA")
+    assert not is_non_evidence("Tisagenlecleucel induced remission in 81% of patients.")
+    assert not is_non_evidence("CD19-negative relapse occurred in 30% (Maude et al.).")
