@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
+from core.ids import normalize_doi
 from core.settings import FetchSettings
-from ingest.metadata import normalize_doi
 
 MAX_BATCH = 200  # NCBI: at most 200 ids per GET request
 RATE_PLAIN, RATE_WITH_KEY = 3.0, 10.0  # requests per second allowed by NCBI

@@ -15,12 +15,12 @@ from pathlib import Path
 
 from lxml import etree
 
+from core.ids import make_source_id, normalize_doi
 from core.types import Citation, Document, Reference, Source
 from ingest.errors import IngestError
 from ingest.jats_text import BLOCKS, InlineText, block_citations, local
 from ingest.labels import label_source
 from ingest.medline import passage_spans
-from ingest.metadata import make_source_id, normalize_doi
 
 PASSAGE_SEP = "\n\n"
 _WS = re.compile(r"\s+")

@@ -19,11 +19,11 @@ from pathlib import Path
 
 from lxml import etree
 
+from core.ids import make_source_id, normalize_doi
 from core.types import Document, Source
 from ingest.chunking import split_spans
 from ingest.errors import IngestError
 from ingest.labels import label_source
-from ingest.metadata import make_source_id, normalize_doi
 
 ROOTS = ("PubmedArticleSet", "MedlineCitationSet")
 PASSAGE_SEP = "\n\n"

@@ -6,27 +6,10 @@ import json
 import re
 from pathlib import Path
 
-from core.types import Source, sha256_text
+from core.ids import dois_in, make_source_id, normalize_doi
+from core.types import Source
 from ingest.errors import IngestError
 from ingest.printed import journal_page_labels, printed_metadata
-
-DOI_RE = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>]+)", re.IGNORECASE)
-
-
-def normalize_doi(doi: str) -> str:
-    """Bare lowercase DOI, without URL prefix or trailing punctuation."""
-    doi = doi.strip()
-    doi = re.sub(r"^(https?://(dx\.)?doi\.org/|doi:\s*)", "", doi, flags=re.IGNORECASE)
-    return doi.rstrip(".,;)]").lower()
-
-
-def make_source_id(doi: str = "", pmid: str = "", text: str = "") -> str:
-    """`doi:<doi>` when a DOI is known, else `pmid:<n>`, else a stable content hash."""
-    if doi:
-        return f"doi:{normalize_doi(doi)}"
-    if pmid:
-        return f"pmid:{str(pmid).strip()}"
-    return f"sha256:{sha256_text(text)[:16]}"
 
 
 def read_sidecar(path: Path) -> dict | None:
@@ -101,7 +84,7 @@ def source_from_meta(meta: dict, *, text: str, path: str, sha256: str) -> Source
 
 def doi_from_first_page(first_page: str) -> str:
     """The DOI printed on a paper's first page when exactly one distinct DOI appears there."""
-    found = {normalize_doi(m) for m in DOI_RE.findall(first_page)}
+    found = dois_in(first_page)
     return found.pop() if len(found) == 1 else ""
 
 

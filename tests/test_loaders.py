@@ -6,10 +6,10 @@ import json
 
 import pytest
 
+from core.ids import make_source_id, normalize_doi
 from core.settings import IngestSettings
 from ingest.errors import IngestError
 from ingest.loaders import load_file
-from ingest.metadata import make_source_id, normalize_doi
 
 CFG = IngestSettings()
 
