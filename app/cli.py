@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from core.settings import load_settings
+from core.settings import SettingsError, load_settings
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 
@@ -364,6 +364,9 @@ def main(argv: list[str] | None = None) -> int:
     except (IndexLockedError, IndexMissingError, IndexMismatchError) as exc:
         print(f"bala: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except SettingsError as exc:
+        print(f"bala: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         if args.command == "ingest":
             print(

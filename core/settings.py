@@ -1,36 +1,55 @@
-"""One settings object for every layer; `BALA_*` environment variables override defaults.
+"""One settings object for every layer: frozen pydantic models, read with pydantic-settings.
 
-Precedence: CLI flag > environment variable > default here.
+Precedence: CLI flag > environment variable > default here. Each field of a section is read
+from `BALA_<FIELD>` (the flat names the README and docs list; field names are unique across
+sections, which tests/test_settings.py checks) or from pydantic-settings' nested form
+`BALA_<SECTION>__<FIELD>` (which wins when both are set). The index directory is `BALA_INDEX`;
+the NCBI key is also read from `NCBI_API_KEY`. An empty variable counts as unset.
+
+Values are validated: a bad `BALA_` value raises SettingsError naming the variable (the CLI
+prints it and exits 2). Change a copy with `settings.replace(...)`, which validates too.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_INDEX_DIR = Path.home() / ".local" / "share" / "bala" / "index"
+ENV_PREFIX = "BALA_"
+NESTED = "__"
+INDEX_DIR_VAR = "BALA_INDEX"
 
 
-def _env(name: str, default, cast=str):
-    raw = os.environ.get(f"BALA_{name.upper()}")
-    if raw is None or raw == "":
-        return default
-    return cast(raw)
+class SettingsError(ValueError):
+    """A setting (usually a `BALA_` environment variable) has a value that cannot be used."""
 
 
-@dataclass(frozen=True)
-class IngestSettings:
+class _Frozen(BaseModel):
+    """Immutable, validated, no unknown fields; `replace` is the one way to change a copy."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def replace(self, **changes: Any):
+        """A validated copy with `changes`; a dict given for a section updates that section
+        (`settings.replace(answer={"scorer": "legacy"})`)."""
+        return replace_settings(self, **changes)
+
+
+class IngestSettings(_Frozen):
     chunk_size: int = 900  # characters
     chunk_overlap: int = 150  # characters, whole sentences where possible
     pdf_timeout_s: float = 60.0
     pdf_max_memory_mb: int = 1536
 
 
-@dataclass(frozen=True)
-class IndexSettings:
+class IndexSettings(_Frozen):
     model_id: str = "sentence-transformers/all-MiniLM-L6-v2"
-    backend: str = "onnx-int8"  # onnx-int8 (default, fast) | onnx (fp32) | torch (fp32)
+    backend: Literal["onnx-int8", "onnx", "torch"] = "onnx-int8"  # int8 = default, fast
     batch_size: int = 64
     # Corpus size from which an approximate FAISS index replaces the exact flat one.
     approx_from: int = 200_000
@@ -40,11 +59,10 @@ class IndexSettings:
     bm25_b: float = 0.5
 
 
-@dataclass(frozen=True)
-class RetrieveSettings:
+class RetrieveSettings(_Frozen):
     k: int = 10
     candidates: int = 50  # per retriever before fusion
-    fusion: str = "convex"  # convex | rrf (see index/retrieve.py)
+    fusion: Literal["convex", "rrf"] = "convex"  # see index/retrieve.py
     dense_weight: float = 0.75  # convex: weight of the cosine; rrf: weight of the dense rank
     bm25_weight: float = 0.25  # convex: weight of BM25 / max BM25; rrf: weight of the BM25 rank
     rrf_k: int = 60
@@ -55,8 +73,7 @@ class RetrieveSettings:
     prf_temperature: float = 0.03
 
 
-@dataclass(frozen=True)
-class AnswerSettings:
+class AnswerSettings(_Frozen):
     max_quotes: int = 5
     # Quotes must score within this of the best one: 0.12 -> 0.08 raised curated citation
     # precision 0.74 -> 0.83 (fewer tangential second sources) for one key-phrase miss.
@@ -71,8 +88,9 @@ class AnswerSettings:
     min_combined: float = 0.0
     # The answer scorer (app/engine/scorer.py): "answer" = the shipped answer model
     # (index/models/answer-scorer; its id is recorded with every answer, and a model other
-    # than `scorer_id`, when set, is refused); "legacy" = passage cosine + term overlap.
-    scorer: str = "answer"
+    # than `scorer_id`, when set, is refused); "legacy" = passage cosine + term overlap;
+    # "features" = the answer features without a model (a benchmark baseline).
+    scorer: Literal["answer", "legacy", "features"] = "answer"
     scorer_id: str = ""
     # Chosen on BioASQ 10B by `bala train bars` (eval/tune_scorer.py), never on 11B.
     prior_weight: float = 0.0  # score = answer probability + this x 1/passage rank
@@ -82,8 +100,7 @@ class AnswerSettings:
     mismatch_penalty: float = 0.3  # demotion of a quote about another disease or population
 
 
-@dataclass(frozen=True)
-class FetchSettings:
+class FetchSettings(_Frozen):
     """`bala fetch` (the one command that uses the network): NCBI endpoints and manners.
 
     Field names are unique across sections because each is overridden by BALA_<FIELD>."""
@@ -102,14 +119,25 @@ class FetchSettings:
     fetch_full_text: bool = True  # also PMC open-access JATS where the licence allows
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(BaseSettings):
+    """Everything configurable. `Settings()` reads the environment; a section built on its
+    own (`RetrieveSettings()`) holds the defaults only."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter=NESTED, frozen=True, extra="forbid"
+    )
+
     index_dir: Path = DEFAULT_INDEX_DIR
-    ingest: IngestSettings = field(default_factory=IngestSettings)
-    index: IndexSettings = field(default_factory=IndexSettings)
-    retrieve: RetrieveSettings = field(default_factory=RetrieveSettings)
-    answer: AnswerSettings = field(default_factory=AnswerSettings)
-    fetch: FetchSettings = field(default_factory=FetchSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    index: IndexSettings = Field(default_factory=IndexSettings)
+    retrieve: RetrieveSettings = Field(default_factory=RetrieveSettings)
+    answer: AnswerSettings = Field(default_factory=AnswerSettings)
+    fetch: FetchSettings = Field(default_factory=FetchSettings)
+
+    @field_validator("index_dir")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
 
     @property
     def library_dir(self) -> Path:
@@ -118,38 +146,94 @@ class Settings:
             return Path(self.fetch.library_dir).expanduser()
         return self.index_dir.parent / "library"
 
+    def replace(self, **changes: Any) -> Settings:
+        """A validated copy with `changes`; a dict given for a section updates that section."""
+        return replace_settings(self, **changes)
 
-def _parse_bool(raw: str) -> bool:
-    return raw.strip().lower() in ("1", "true", "yes", "on")
-
-
-def _fetch_from_env() -> FetchSettings:
-    fetch = _section_from_env(FetchSettings())
-    if not fetch.ncbi_api_key and os.environ.get("NCBI_API_KEY"):
-        fetch = replace(fetch, ncbi_api_key=os.environ["NCBI_API_KEY"])
-    return fetch
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, **_unused):
+        """Explicit values, then the BALA_ environment (no .env or secrets files)."""
+        return (init_settings, BalaEnvSource(settings_cls))
 
 
-def _section_from_env(section) -> object:
-    """Override each field of a section from BALA_<FIELD> when set."""
-    updates = {}
-    for f in fields(section):
-        current = getattr(section, f.name)
-        updates[f.name] = _env(
-            f.name, current, _parse_bool if isinstance(current, bool) else type(current)
-        )
-    return replace(section, **updates)
+def sections() -> dict[str, type[BaseModel]]:
+    """Section name -> its class, in declaration order."""
+    return {
+        name: info.annotation
+        for name, info in Settings.model_fields.items()
+        if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel)
+    }
+
+
+def env_names(section: str, name: str) -> tuple[str, str]:
+    """The variables that set `section.name`: nested form first (it wins), then flat."""
+    nested = f"{ENV_PREFIX}{section.upper()}{NESTED}{name.upper()}"
+    return nested, f"{ENV_PREFIX}{name.upper()}"
+
+
+def env_values(environ=None) -> tuple[dict, dict]:
+    """(values by section, the variable each value came from) read from the environment."""
+    env = {k.upper(): v for k, v in (os.environ if environ is None else environ).items() if v}
+    values: dict[str, Any] = {}
+    origins: dict[tuple, str] = {}
+    if INDEX_DIR_VAR in env:
+        values["index_dir"] = env[INDEX_DIR_VAR]
+        origins[("index_dir",)] = INDEX_DIR_VAR
+    for section, cls in sections().items():
+        for name in cls.model_fields:
+            for var in env_names(section, name):
+                if var in env:
+                    values.setdefault(section, {})[name] = env[var]
+                    origins[(section, name)] = var
+                    break
+    if "ncbi_api_key" not in values.get("fetch", {}) and env.get("NCBI_API_KEY"):
+        values.setdefault("fetch", {})["ncbi_api_key"] = env["NCBI_API_KEY"]
+        origins[("fetch", "ncbi_api_key")] = "NCBI_API_KEY"
+    return values, origins
+
+
+class BalaEnvSource(PydanticBaseSettingsSource):
+    """pydantic-settings source for bala's variable names (see the module docstring)."""
+
+    def get_field_value(self, field, field_name):  # required by the base class; unused
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return env_values()[0]
+
+
+def _explain(error: ValidationError, origins: dict[tuple, str], owner: str = "Settings") -> str:
+    """One line per bad value, naming the variable it came from (else `owner.field`)."""
+    lines = []
+    for item in error.errors():
+        loc = tuple(str(part) for part in item["loc"])
+        where = origins.get(loc[:2]) or origins.get(loc[:1]) or ".".join((owner, *loc))
+        lines.append(f"{where}={item.get('input')!r}: {item['msg']}")
+    return "invalid setting: " + "; ".join(lines)
 
 
 def load_settings(index_dir: str | Path | None = None) -> Settings:
     """Defaults, then environment, then an explicit index directory (a CLI flag)."""
-    base = Settings()
-    chosen = index_dir or os.environ.get("BALA_INDEX") or base.index_dir
-    return Settings(
-        index_dir=Path(chosen).expanduser(),
-        ingest=_section_from_env(base.ingest),
-        index=_section_from_env(base.index),
-        retrieve=_section_from_env(base.retrieve),
-        answer=_section_from_env(base.answer),
-        fetch=_fetch_from_env(),
-    )
+    explicit = {"index_dir": Path(index_dir)} if index_dir else {}
+    try:
+        return Settings(**explicit)
+    except ValidationError as exc:
+        raise SettingsError(_explain(exc, env_values()[1])) from None
+
+
+def replace_settings(model, **changes: Any):
+    """A validated copy of a settings model (or section) with `changes` applied."""
+    cls = type(model)
+    unknown = sorted(set(changes) - set(cls.model_fields))
+    if unknown:
+        raise TypeError(f"{cls.__name__} has no setting {', '.join(unknown)}")
+    merged = dict(model)
+    for name, value in changes.items():
+        current = merged[name]
+        if isinstance(value, dict) and isinstance(current, BaseModel):
+            value = replace_settings(current, **value)
+        merged[name] = value
+    try:
+        return cls.model_validate(merged)
+    except ValidationError as exc:
+        raise SettingsError(_explain(exc, {}, cls.__name__)) from None

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from core.settings import Settings, load_settings
@@ -103,7 +103,7 @@ def write_passages(files: list[Path], out: Path) -> int:
 
 def bench_settings(root: Path = DEFAULT_DIR, base: Settings | None = None) -> Settings:
     base = base or load_settings()
-    return replace(base, index_dir=root / "index")
+    return base.replace(index_dir=root / "index")
 
 
 def ensure_library(root: Path = DEFAULT_DIR, files: list[Path] | None = None) -> Settings:

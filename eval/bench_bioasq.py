@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -56,8 +55,8 @@ def _rankers(loaded, settings: Settings):
     """Each retriever as question -> [(row, score)], using the production query path."""
     embedder = load_embedder(settings.index)
     cfg = settings.retrieve
-    only_dense = replace(cfg, bm25_weight=0.0, prf_docs=0)
-    only_bm25 = replace(cfg, dense_weight=0.0, prf_docs=0)
+    only_dense = cfg.replace(bm25_weight=0.0, prf_docs=0)
+    only_bm25 = cfg.replace(dense_weight=0.0, prf_docs=0)
 
     def run(config):
         return lambda q: [(h.row, h.score) for h in search(loaded, embedder.encode, q, config)[0]]
@@ -122,7 +121,7 @@ def run_bioasq_bench(
         "queries": len(queries),
         "model": settings.index.model_id,
         "backend": settings.index.backend,
-        "retrieve_settings": vars(settings.retrieve),
+        "retrieve_settings": settings.retrieve.model_dump(),
         "build": timings,
         "retrievers": results,
     }

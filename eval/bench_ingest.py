@@ -15,7 +15,6 @@ import json
 import resource
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -131,7 +130,7 @@ def incremental_cost(backend: str, passages: int = INDEX_PASSAGES) -> dict:
         (root / "lib").mkdir()
         (root / "lib" / "bioasq.jsonl").write_text("\n".join(lines), encoding="utf-8")
         base = load_settings(root / "index")
-        settings = replace(base, index=replace(base.index, backend=backend))
+        settings = base.replace(index={"backend": backend})
         load_embedder(settings.index).encode(["warm up"])
         started = time.perf_counter()
         first = ingest_paths([root / "lib"], settings)

@@ -73,7 +73,6 @@ def _cmd_latency(args, engine_for) -> int:
 
 
 def _cmd_train(args, engine_for) -> int:
-    from dataclasses import replace
 
     from eval.answers_corpus import DEFAULT_DIR, ensure_library, load_questions
     from eval.train_scorer import run_training, sample_train
@@ -82,7 +81,7 @@ def _cmd_train(args, engine_for) -> int:
     settings = ensure_library(Path(args.work or DEFAULT_DIR))
     out = Path(args.out) if args.out else MODEL_DIR
     cross = _train_cross(args, engine_for, settings, out) if args.cross_encoder else None
-    fns = engine_for(replace(settings, answer=replace(settings.answer, scorer="features")))
+    fns = engine_for(settings.replace(answer={"scorer": "features"}))
     questions = sample_train(load_questions(), args.max_questions, args.seed)
     result = run_training(questions, fns.features, out, cross, args.seed)
     _write_json(result, args.json)
@@ -91,13 +90,12 @@ def _cmd_train(args, engine_for) -> int:
 
 def _train_cross(args, engine_for, settings, out: Path) -> dict:
     """Fine-tune and export the cross-encoder (eval/train_scorer.py); its card entry."""
-    from dataclasses import replace
 
     from eval.answers_corpus import DEFAULT_DIR, load_questions
     from eval.train_scorer import build_pairs, train_cross_encoder
     from index.rerank import MODEL_FILE, export_int8
 
-    fns = engine_for(replace(settings, answer=replace(settings.answer, scorer="legacy")))
+    fns = engine_for(settings.replace(answer={"scorer": "legacy"}))
     pairs = build_pairs(load_questions(), fns.candidates, args.max_pairs, args.seed)
     work = Path(args.work or DEFAULT_DIR) / "train"
     model_dir = train_cross_encoder(pairs, work, seed=args.seed)
@@ -106,13 +104,12 @@ def _train_cross(args, engine_for, settings, out: Path) -> dict:
 
 
 def _bench_engines(engine_for, scorers: list[str]) -> dict:
-    from dataclasses import replace
 
     from eval.answers_corpus import ensure_library
 
     settings = ensure_library()
     return {
-        name: engine_for(replace(settings, answer=replace(settings.answer, scorer=name)))
+        name: engine_for(settings.replace(answer={"scorer": name}))
         for name in scorers
     }
 
@@ -145,12 +142,11 @@ def _cmd_bench_answers(args, engine_for) -> int:
         part = run_answers_bench(engines, questions, tuple(args.splits), args.limit, baselines)
         for split, by_strategy in part["splits"].items():
             result["bioasq"].setdefault(split, {}).update(by_strategy)
-    from dataclasses import replace
 
     base = load_settings(args.index)
     eval_set = load_eval_set(Path(args.set or DEFAULT_SET))
     for name in [] if args.no_curated else scorers:
-        fns = engine_for(replace(base, answer=replace(base.answer, scorer=name)))
+        fns = engine_for(base.replace(answer={"scorer": name}))
         result["curated"][name] = curated_first_quote(fns.ask, eval_set)
     _write_json(result, args.json)
     return 0

@@ -21,7 +21,7 @@ RRF on the same split: 0.800 / 0.783. The README's "Retrieval quality" has the f
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -182,7 +182,7 @@ def hybrid_search(
     k = k or settings.k
     rows = allowed_rows(loaded, filters)
     n = max(settings.candidates, k)
-    cfg = replace(settings, candidates=n)
+    cfg = settings.replace(candidates=n)
     dense = dense_search(loaded, query_vec, n, rows)
     scores = bm25_scores(loaded, lexical_query, rows)
     fused = _fuse(loaded, query_vec, dense, scores, cfg)

@@ -91,7 +91,6 @@ def test_every_strategy_runs_on_every_split():
 @pytest.mark.slow
 def test_answer_level_gate(demo_index):
     """BioASQ 11B answer-level scores and the curated first-quote rate, against the gate."""
-    from dataclasses import replace
 
     import yaml
     from conftest import REPO
@@ -103,7 +102,7 @@ def test_answer_level_gate(demo_index):
 
     spec = yaml.safe_load((REPO / "eval" / "expected_scores.yaml").read_text("utf-8"))["answers"]
     settings = ensure_library()
-    fns = engine_functions(replace(settings, answer=replace(settings.answer, scorer="answer")))
+    fns = engine_functions(settings.replace(answer={"scorer": "answer"}))
     result = run_answers_bench({"answer": fns}, load_questions(), ("report",), None, False)
     measured = result["splits"]["report"]["answer"]
     measured |= curated_first_quote(engine_functions(demo_index).ask, load_eval_set())

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import socket
 import xml.etree.ElementTree as ET
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -85,7 +84,7 @@ def test_urls_carry_tool_email_and_key_and_batches_stay_under_200():
     )
     assert [len(b) for b in ncbi.batches([str(i) for i in range(450)], 500)] == [200, 200, 50]
     assert ncbi.min_interval(fetch) == pytest.approx(0.11)
-    assert ncbi.min_interval(replace(fetch, ncbi_api_key="")) == pytest.approx(1.1 / 3)
+    assert ncbi.min_interval(fetch.replace(ncbi_api_key="")) == pytest.approx(1.1 / 3)
     assert ncbi.retry_delay(2, 0.5, None) == 2.0 and ncbi.retry_delay(0, 0.5, "7") == 7.0
 
 

@@ -187,7 +187,7 @@ def test_an_approximate_live_index_reuses_cached_vectors_not_lossy_codes(tmp_pat
 
     def approximate(name):
         base = settings_for(name)
-        return replace(base, index=replace(base.index, approx_from=150))
+        return base.replace(index={"approx_from": 150})
 
     lib = tmp_path / "lib"
     lib.mkdir()
@@ -223,7 +223,7 @@ def test_an_approximate_live_index_reuses_cached_vectors_not_lossy_codes(tmp_pat
 def test_growing_past_the_threshold_turns_a_flat_index_approximate(tmp_path, settings_for):
 
     base = settings_for()
-    settings = replace(base, index=replace(base.index, approx_from=150))
+    settings = base.replace(index={"approx_from": 150})
     lib = tmp_path / "lib"
     lib.mkdir()
     _passages(lib / "many.jsonl", 120)

@@ -6,7 +6,6 @@ checked on paper; BM25 runs the production tokenizer and bm25s over five short p
 
 from __future__ import annotations
 
-from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -80,7 +79,7 @@ def test_bm25_ranks(tiny):
 
 
 def test_dense_ranks(tiny):
-    settings = replace(NO_PRF, bm25_weight=0.0, dense_weight=1.0)
+    settings = NO_PRF.replace(bm25_weight=0.0, dense_weight=1.0)
     hits = hybrid_search(tiny, QUERY_VEC, "", settings, k=3)
     assert _rows(hits) == [2, 1, 4]
     assert [round(h.score, 4) for h in hits] == [0.8, 0.6, 0.28]
@@ -95,7 +94,7 @@ def test_fused_ranks(tiny):
     assert _rows(fused) == [int(r) for r in np.argsort(-expected, kind="stable")]
     assert _rows(fused) == [2, 1, 4, 0, 3]  # row 3: cosine 0 and no BM25 term, last
     assert [h.score for h in fused] == pytest.approx(sorted(expected, reverse=True))
-    heavy = replace(NO_PRF, dense_weight=0.3, bm25_weight=0.7)
+    heavy = NO_PRF.replace(dense_weight=0.3, bm25_weight=0.7)
     assert _rows(hybrid_search(tiny, QUERY_VEC, "relapse after CAR", heavy, k=3)) == [2, 4, 1]
 
 
@@ -132,11 +131,11 @@ def test_feedback_reorders_toward_the_first_pass_leader(tiny):
 
 
 RETRIEVERS = {
-    "bm25": replace(NO_PRF, dense_weight=0.0, bm25_weight=1.0),
-    "dense": replace(NO_PRF, dense_weight=1.0, bm25_weight=0.0),
+    "bm25": NO_PRF.replace(dense_weight=0.0, bm25_weight=1.0),
+    "dense": NO_PRF.replace(dense_weight=1.0, bm25_weight=0.0),
     "hybrid": RetrieveSettings(),
     "hybrid-no-feedback": NO_PRF,
-    "rrf": replace(RetrieveSettings(), fusion="rrf"),
+    "rrf": RetrieveSettings(fusion="rrf"),
 }
 
 

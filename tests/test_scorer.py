@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 
 from app.engine.compose import Candidate, Scored, choose_quotes
@@ -107,7 +105,7 @@ def test_population_mismatch_labels():
 def test_quotes_below_the_answer_bar_are_not_shown():
     weak = "Tisagenlecleucel is a CD19-directed CAR T-cell product given as one infusion."
     scored = _rescored(QUESTION, [("2", ANSWER, "", 0.6), ("3", weak, "", 0.6)], [0.3, -0.4])
-    picked = choose_quotes(scored, replace(CFG, answer_margin=5.0), with_scorer=True)
+    picked = choose_quotes(scored, CFG.replace(answer_margin=5.0), with_scorer=True)
     assert [s.candidate.text for s in picked] == [ANSWER]
 
 
