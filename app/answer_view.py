@@ -23,8 +23,9 @@ from app.engine.citations import (
     format_quote,
 )
 from app.feedback import record_feedback
-from app.ui_text import doi_url, escape_markdown, highlighted_markdown, pubmed_url
+from app.ui_text import escape_markdown, highlighted_markdown
 from app.views import cited_pages, permalink_query, quote_flags, short_source_label
+from core.ids import doi_url, pubmed_url
 from core.settings import Settings
 from index.layout import feedback_path
 

@@ -13,15 +13,12 @@ from __future__ import annotations
 import re
 import string
 from dataclasses import dataclass
-from urllib.parse import quote
 
 CONTEXT_CHARS = 300
 _PUNCT = frozenset(string.punctuation)
 WORD_JOINER = "\u2060"
 _WWW = re.compile(r"(www)(\\\.)", re.IGNORECASE)
 _WS = re.compile(r"\s+")
-_PMID = re.compile(r"\d{1,10}")
-_DOI = re.compile(r"10\.\d{4,9}/\S+")
 
 
 def escape_markdown(text: str) -> str:
@@ -78,17 +75,3 @@ def marked_plain(ctx: Context) -> str:
     lead = "\u2026" if ctx.clipped_start else ""
     tail = "\u2026" if ctx.clipped_end else ""
     return f"{lead}{ctx.before}\u00ab{ctx.quote}\u00bb{ctx.after}{tail}"
-
-
-def pubmed_url(pmid: str) -> str | None:
-    """A PubMed link built from a bare numeric PMID, else None."""
-    pmid = (pmid or "").strip()
-    return f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/" if _PMID.fullmatch(pmid) else None
-
-
-def doi_url(doi: str) -> str | None:
-    """A doi.org link built from a well-formed DOI (percent-encoded), else None."""
-    doi = (doi or "").strip()
-    if not _DOI.fullmatch(doi):
-        return None
-    return "https://doi.org/" + quote(doi, safe="/.-_;()")

@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from core.ids import dois_in, make_source_id, normalize_doi
+from core.ids import best_link, dois_in, make_source_id, normalize_doi
 from core.types import Source
 from ingest.errors import IngestError
 from ingest.printed import journal_page_labels, printed_metadata
@@ -60,9 +60,7 @@ def source_from_meta(meta: dict, *, text: str, path: str, sha256: str) -> Source
     """A Source from a metadata dict (sidecar fields), with the source-id rule applied."""
     doi = normalize_doi(str(meta.get("doi") or "")) if meta.get("doi") else ""
     pmid = str(meta.get("pmid") or "").strip()
-    url = str(meta.get("url") or "") or (f"https://doi.org/{doi}" if doi else "")
-    if not url and pmid:
-        url = f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/"
+    url = str(meta.get("url") or "") or best_link(doi, pmid)
     return Source(
         source_id=make_source_id(doi, pmid, text),
         kind=_kind(meta),

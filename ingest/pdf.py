@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.ids import dois_in
 from ingest.errors import IngestError
 from ingest.pdf_layout import Fragment, PageLayout, clean_document
 from ingest.sandbox import MEMORY_REASON, SandboxError, run_sandboxed
 
 NO_TEXT = "no text layer (image-only/scanned PDF); OCR it first"
 ENCRYPTED = "encrypted PDF; decrypt it first"
-_DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>]+)")
 _UNKNOWN_META = {"", "(unspecified)", "unspecified", "unknown", "untitled", "none", "anonymous"}
 
 
@@ -126,7 +125,7 @@ def _page_labels(reader) -> tuple[str, ...]:
 
 def _single_doi(texts) -> str:
     """The DOI in these texts (e.g. a removed first-page footer) when exactly one appears."""
-    found = {m.rstrip(".,;)]").lower() for t in texts for m in _DOI.findall(t)}
+    found = {doi for text in texts for doi in dois_in(text)}
     return found.pop() if len(found) == 1 else ""
 
 

@@ -13,11 +13,10 @@ from app.feedback import read_feedback, record_feedback
 from app.ui_text import (
     WORD_JOINER,
     context_window,
-    doi_url,
     escape_markdown,
     highlighted_markdown,
-    pubmed_url,
 )
+from core.ids import doi_url, pubmed_url
 
 APP = str(Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py")
 DEMO_QUESTION = "What happens after relapse following CD19 CAR T cells?"

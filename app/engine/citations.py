@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from app.engine.answer_types import Answer, Quote
 from app.engine.csl import citeproc_ama, csl_name, source_to_csl
+from core.ids import best_link
 from core.types import Source
 
 DISCLAIMER = (
@@ -45,11 +46,7 @@ def ama_authors(authors: tuple[str, ...]) -> str:
 
 def source_link(source: Source) -> str:
     """The most stable link we have: DOI, else PubMed, else the recorded URL."""
-    if source.doi:
-        return f"https://doi.org/{source.doi}"
-    if source.pmid:
-        return f"https://pubmed.ncbi.nlm.nih.gov/{source.pmid}/"
-    return source.url
+    return best_link(source.doi, source.pmid, source.url)
 
 
 def ama_reference(source: Source) -> str:
