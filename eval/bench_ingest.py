@@ -21,7 +21,7 @@ import numpy as np
 
 from eval.bioasq_data import golden_files, load_bioasq
 from eval.metrics import ndcg_at_k
-from eval.shared import run_in_child
+from eval.shared import print_result, run_in_child
 
 VARIANTS = ("baseline", "bala")
 
@@ -229,10 +229,7 @@ def _cmd(args) -> int:
         args.index_passages,
         not args.no_throughput,
     )
-    text = json.dumps(result, indent=2)
-    if args.json:
-        Path(args.json).write_text(text + "\n", encoding="utf-8")
-    print(text)
+    print_result(result, args.json)
     return 0
 
 

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from eval.shared import run_in_child, shared_folder
+from eval.shared import print_result, run_in_child, shared_folder
 
 RECORDS = 30_000
 SAMPLE = ("fixtures", "pubmed", "medline16n0902.xml.gz")
@@ -143,10 +143,7 @@ def run_medline_bench(records: int = RECORDS, full: bool = False) -> dict:
 
 def _cmd(args) -> int:
     result = run_medline_bench(args.records, args.full)
-    text = json.dumps(result, indent=2)
-    if args.json:
-        Path(args.json).write_text(text + "\n", encoding="utf-8")
-    print(text)
+    print_result(result, args.json)
     return 0
 
 

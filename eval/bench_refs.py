@@ -302,7 +302,7 @@ def targets_met(result: dict) -> bool:
 
 
 def _cmd_refs(args) -> int:
-    from eval.shared import shared_folder
+    from eval.shared import print_result, shared_folder
 
     shared = Path(args.shared) if args.shared else shared_folder()
     try:
@@ -310,10 +310,7 @@ def _cmd_refs(args) -> int:
     except FileNotFoundError as exc:
         print(f"bala: {exc}")
         return 1
-    text = json.dumps(result, indent=2, ensure_ascii=False)
-    if args.json:
-        Path(args.json).write_text(text + "\n", encoding="utf-8")
-    print(text)
+    print_result(result, args.json)
     return 0 if targets_met(result) else 1
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.shared import run_in_child
+from eval.shared import print_result, run_in_child
 
 DIM, CENTERS, CHUNK, NOISE = 384, 4000, 100_000, 0.6
 
@@ -243,10 +243,7 @@ def _cmd(args) -> int:
         result["bm25"] = run_lexical_scale(args.n, args.queries)
     if args.part in ("all", "store"):
         result["store"] = run_store_scale(args.n, args.queries)
-    text = json.dumps(result, indent=2)
-    if args.json:
-        Path(args.json).write_text(text + "\n", encoding="utf-8")
-    print(text)
+    print_result(result, args.json)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Helpers the benchmarks share: where the shared data folder lies, and child processes."""
+"""Helpers the benchmarks share: the shared data folder, child processes, printed results."""
 
 from __future__ import annotations
 
@@ -24,3 +24,11 @@ def run_in_child(module: str, function: str, *args, timeout: float = 7200) -> di
     cmd = [sys.executable, "-c", code, json.dumps(args)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=timeout)
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def print_result(result: dict, out: str | None = None) -> None:
+    """A benchmark's JSON result on stdout, and also in the file `out` when one is named."""
+    text = json.dumps(result, indent=2, ensure_ascii=False)
+    if out:
+        Path(out).write_text(text + "\n", encoding="utf-8")
+    print(text)
