@@ -92,54 +92,63 @@ def write_store(
     The file is new and unpublished until the build directory is switched in, so SQLite's
     journal is off; the file is fsynced once at the end instead.
     """
-    if copy_from and _keeps_every_source(*copy_from):
-        shutil.copyfile(copy_from[0], path)
-        db = sqlite3.connect(str(path))
-        _unjournaled(db)
-        db.execute("DELETE FROM files")
-        offset = db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-    else:
-        db = sqlite3.connect(str(path))
-        _unjournaled(db)
-        db.executescript(SCHEMA)
-        offset = _copy_sources(db, *copy_from) if copy_from else 0
+    db, offset = _open_new_store(path, copy_from)
     try:
-        db.executemany(
-            "INSERT INTO sources VALUES (?, ?)",
-            [(d.source_id, source_to_json(d.source)) for d in documents],
-        )
-        db.executemany(
-            "INSERT INTO documents VALUES (?, ?, ?, ?)",
-            [
-                (
-                    d.source_id,
-                    d.text,
-                    json.dumps([[p.page, p.start, p.end] for p in d.page_spans]),
-                    json.dumps([list(s) for s in d.fixed_spans]),
-                )
-                for d in documents
-            ],
-        )
-        db.executemany(
-            "INSERT INTO doc_refs VALUES (?, ?, ?)",
-            [(d.source_id, *refs_to_json(d)) for d in documents if d.references or d.citations],
-        )
-        db.executemany(
-            "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (i, c.chunk_id, c.source_id, c.start, c.end, json.dumps(c.pages), c.section, c.text)
-                for i, c in enumerate(chunks, start=offset)
-            ],
-        )
-        db.executemany(
-            "INSERT INTO files VALUES (?, ?, ?)",
-            [(p, sha, json.dumps(ids)) for p, (sha, ids) in sorted(files.items())],
-        )
+        _insert_rows(db, documents, chunks, files, offset)
         db.commit()
     finally:
         db.close()
     with open(path, "rb") as handle:
         os.fsync(handle.fileno())
+
+
+def _open_new_store(path: Path, copy_from) -> tuple[sqlite3.Connection, int]:
+    """The new store, open without a journal, and the row its first new chunk gets."""
+    if copy_from and _keeps_every_source(*copy_from):
+        shutil.copyfile(copy_from[0], path)
+        db = sqlite3.connect(str(path))
+        _unjournaled(db)
+        db.execute("DELETE FROM files")
+        return db, db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+    db = sqlite3.connect(str(path))
+    _unjournaled(db)
+    db.executescript(SCHEMA)
+    return db, (_copy_sources(db, *copy_from) if copy_from else 0)
+
+
+def _insert_rows(db, documents: list[Document], chunks: list[Chunk], files, offset: int) -> None:
+    """Sources, texts, references, chunks (from row `offset`) and the file table."""
+    db.executemany(
+        "INSERT INTO sources VALUES (?, ?)",
+        [(d.source_id, source_to_json(d.source)) for d in documents],
+    )
+    db.executemany(
+        "INSERT INTO documents VALUES (?, ?, ?, ?)",
+        [
+            (
+                d.source_id,
+                d.text,
+                json.dumps([[p.page, p.start, p.end] for p in d.page_spans]),
+                json.dumps([list(s) for s in d.fixed_spans]),
+            )
+            for d in documents
+        ],
+    )
+    db.executemany(
+        "INSERT INTO doc_refs VALUES (?, ?, ?)",
+        [(d.source_id, *refs_to_json(d)) for d in documents if d.references or d.citations],
+    )
+    db.executemany(
+        "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (i, c.chunk_id, c.source_id, c.start, c.end, json.dumps(c.pages), c.section, c.text)
+            for i, c in enumerate(chunks, start=offset)
+        ],
+    )
+    db.executemany(
+        "INSERT INTO files VALUES (?, ?, ?)",
+        [(p, sha, json.dumps(ids)) for p, (sha, ids) in sorted(files.items())],
+    )
 
 
 CHUNK_COLUMNS = 'row, chunk_id, source_id, start, "end", pages, section, text'

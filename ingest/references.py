@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from core.ids import DOI_IN_TEXT, normalize_doi
 from core.types import Document, Reference
 
 _HEADING = re.compile(
@@ -20,7 +21,6 @@ _HEADING = re.compile(
     r"works cited)[ \t]*:?[ \t]*$",
     re.IGNORECASE | re.MULTILINE,
 )
-_DOI = re.compile(r"\b(10\.\d{4,9}/[^\s\"<>]+)", re.IGNORECASE)
 _PMID = re.compile(r"\bPMID:?\s*(\d{5,9})\b", re.IGNORECASE)
 _YEAR = re.compile(r"\b(1[89]\d{2}|20\d{2})[a-z]?\b")
 # "2018;378(5):439-448" / "2011;19:131-137" / "2008;116(12):1694" / "2011;6:e25078"
@@ -124,7 +124,7 @@ def hyphenated_words(text: str) -> frozenset[str]:
 def parse_reference(n: int, text: str) -> Reference:
     """Fields of one AMA/Vancouver (or "Authors (Year) Title. Journal") entry; a field the
     entry does not print, or that cannot be told apart, stays empty."""
-    doi = _DOI.search(text)
+    doi = DOI_IN_TEXT.search(text)
     pmid = _PMID.search(text)
     tail = _AMA_TAIL.search(text)
     paren = _PAREN_YEAR.search(text)
@@ -143,7 +143,7 @@ def parse_reference(n: int, text: str) -> Reference:
         year=int(year_match.group(1)) if year_match else None,
         volume=(tail.group("volume") or "").strip() if tail else "",
         pages=(tail.group("pages") or "").replace(" ", "") if tail else "",
-        doi=doi.group(1).rstrip(".,;)]").lower() if doi else "",
+        doi=normalize_doi(doi.group(1)) if doi else "",
         pmid=pmid.group(1) if pmid else "",
     )
 
