@@ -348,7 +348,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_index(p)
     p.set_defaults(func=cmd_feedback)
 
+    from app.settings_cli import add_settings_command
     from eval.cli import add_eval_commands
+
+    add_settings_command(sub, _add_index)
 
     add_eval_commands(sub, _add_index, engine_functions)
     return parser

@@ -237,3 +237,27 @@ def replace_settings(model, **changes: Any):
         return cls.model_validate(merged)
     except ValidationError as exc:
         raise SettingsError(_explain(exc, {}, cls.__name__)) from None
+
+
+def describe_settings(settings: Settings, environ=None) -> list[dict]:
+    """Every setting: its variable, its value and where the value came from (`bala settings`)."""
+    origins = env_values(environ)[1]
+    rows = [_row("index_dir", INDEX_DIR_VAR, settings.index_dir, origins.get(("index_dir",)))]
+    for section in sections():
+        for name in type(getattr(settings, section)).model_fields:
+            value = getattr(getattr(settings, section), name)
+            rows.append(
+                _row(
+                    f"{section}.{name}",
+                    env_names(section, name)[1],
+                    value,
+                    origins.get((section, name)),
+                )
+            )
+    return rows
+
+
+def _row(setting: str, variable: str, value, origin: str | None) -> dict:
+    secret = "api_key" in setting and value
+    shown = "(set)" if secret else str(value) if isinstance(value, Path) else value
+    return {"setting": setting, "variable": variable, "value": shown, "from": origin or "default"}

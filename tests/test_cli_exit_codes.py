@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -67,6 +68,14 @@ def test_a_duplicate_file_is_partial(tmp_path):
 def test_an_empty_question_is_a_usage_error(tmp_path):
     result = _bala("ask", "   ", index=tmp_path / "ix")
     assert result.returncode == 2 and "empty" in result.stderr
+
+
+def test_a_bad_setting_is_a_usage_error_naming_the_variable(tmp_path):
+    env = {**os.environ, "BALA_K": "ten"}
+    cmd = [sys.executable, "-m", "app.cli", "ask", "CAR T?", "--index", str(tmp_path / "ix")]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 2
+    assert "BALA_K='ten'" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_a_missing_index_is_an_error(tmp_path):

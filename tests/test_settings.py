@@ -166,3 +166,34 @@ def test_every_documented_variable_is_a_setting():
         documented.update(re.findall(r"BALA_[A-Z0-9_]*[A-Z0-9]", path.read_text("utf-8")))
     assert documented, "no BALA_ variable documented at all"
     assert documented <= known, f"documented but not settings: {sorted(documented - known)}"
+
+
+def test_bala_settings_shows_values_sources_and_hides_the_key(clean_env, capsys, tmp_path):
+    import json
+
+    clean_env.setenv("BALA_RETRIEVE__K", "3")
+    clean_env.setenv("NCBI_API_KEY", "s3cret")
+    assert main(["settings", "--json", "--index", str(tmp_path)]) == 0
+    rows = {r["setting"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["retrieve.k"] == {
+        "setting": "retrieve.k",
+        "variable": "BALA_K",
+        "value": 3,
+        "from": "BALA_RETRIEVE__K",
+    }
+    assert rows["index_dir"]["from"] == "--index" and rows["index_dir"]["value"] == str(tmp_path)
+    assert rows["ingest.chunk_size"]["from"] == "default"
+    assert rows["fetch.ncbi_api_key"]["value"] == "(set)"
+    assert "s3cret" not in json.dumps(rows)
+    assert len(rows) == 1 + sum(len(cls.model_fields) for cls in sections().values())
+
+
+def test_docs_settings_lists_every_setting():
+    text = (REPO / "docs" / "settings.md").read_text("utf-8")
+    missing = [
+        f"{section}.{name}"
+        for section, cls in sections().items()
+        for name in cls.model_fields
+        if f"`{env_names(section, name)[1]}`" not in text
+    ]
+    assert not missing, f"docs/settings.md does not list {missing}"
