@@ -197,3 +197,18 @@ def test_docs_settings_lists_every_setting():
         if f"`{env_names(section, name)[1]}`" not in text
     ]
     assert not missing, f"docs/settings.md does not list {missing}"
+
+
+def test_every_section_is_a_frozen_settings_model():
+    """A section added the old way (a dataclass) would not be read from the environment nor
+    validated: it must be `class XSettings(_Frozen)` like the others."""
+    from pydantic import BaseModel
+
+    from core.settings import _Frozen
+
+    for name, info in Settings.model_fields.items():
+        if name == "index_dir":
+            continue
+        cls = info.annotation
+        assert isinstance(cls, type) and issubclass(cls, BaseModel), f"{name}: {cls}"
+        assert issubclass(cls, _Frozen), f"Settings.{name} ({cls.__name__}) is not a _Frozen model"
