@@ -261,3 +261,13 @@ def _row(setting: str, variable: str, value, origin: str | None) -> dict:
     secret = "api_key" in setting and value
     shown = "(set)" if secret else str(value) if isinstance(value, Path) else value
     return {"setting": setting, "variable": variable, "value": shown, "from": origin or "default"}
+
+
+def onnx_threads(environ=None) -> int:
+    """ONNX Runtime intra-op threads: `BALA_THREADS` (a whole number >= 1), else the CPU count."""
+    raw = (os.environ if environ is None else environ).get("BALA_THREADS", "")
+    if not raw:
+        return os.cpu_count() or 2
+    if not raw.strip().isdigit() or int(raw) < 1:
+        raise SettingsError(f"invalid setting: BALA_THREADS={raw!r}: should be a whole number >= 1")
+    return int(raw)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.settings import onnx_threads
 from index.model import bundled_model_path
 
 MAX_TOKENS = 256  # the model's max_seq_length
@@ -114,7 +115,7 @@ class OnnxEmbedder:
         self.model_id, self.batch_size, self.backend = model_id, batch_size, variant
         model_dir = bundled_model_path()
         options = ort.SessionOptions()
-        options.intra_op_num_threads = int(os.environ.get("BALA_THREADS", os.cpu_count() or 2))
+        options.intra_op_num_threads = onnx_threads()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session = ort.InferenceSession(
             str(ensure_exported(variant, model_dir)), options, providers=["CPUExecutionProvider"]

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import numpy as np
+
+from core.settings import onnx_threads
 
 MODEL_DIR = Path(__file__).resolve().parent / "models" / "answer-scorer"
 MODEL_FILE = "model.int8.onnx"
@@ -148,7 +149,7 @@ class CrossScorer:
                 f"{path}: sha256 {actual[:12]} does not match its card ({spec.get('sha256')})"
             )
         options = ort.SessionOptions()
-        options.intra_op_num_threads = int(os.environ.get("BALA_THREADS", os.cpu_count() or 2))
+        options.intra_op_num_threads = onnx_threads()
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self.tokenizer.enable_truncation(MAX_TOKENS, strategy="only_second")

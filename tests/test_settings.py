@@ -212,3 +212,15 @@ def test_every_section_is_a_frozen_settings_model():
         cls = info.annotation
         assert isinstance(cls, type) and issubclass(cls, BaseModel), f"{name}: {cls}"
         assert issubclass(cls, _Frozen), f"Settings.{name} ({cls.__name__}) is not a _Frozen model"
+
+
+def test_onnx_threads_from_bala_threads_or_the_cpu_count():
+    import os
+
+    from core.settings import onnx_threads
+
+    assert onnx_threads({"BALA_THREADS": "3"}) == 3
+    assert onnx_threads({}) == (os.cpu_count() or 2)
+    for bad in ("two", "0", "-1", "1.5"):
+        with pytest.raises(SettingsError, match=re.escape(f"BALA_THREADS='{bad}'")):
+            onnx_threads({"BALA_THREADS": bad})
