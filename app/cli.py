@@ -130,19 +130,23 @@ def cmd_enrich(args) -> int:
     from app.reporting import format_enrich_report
     from index.enrich import enrich_index
 
+    if not args.medline and not args.online:
+        print("bala enrich: give MEDLINE XML files with --from FILE, or --online", file=sys.stderr)
+        return EXIT_USAGE
+    if args.medline and args.online:
+        print("bala enrich: --from and --online are exclusive", file=sys.stderr)
+        return EXIT_USAGE
+    settings = load_settings(args.index)
     if args.online:
-        print(
-            "bala enrich: --online is not available here: use `bala fetch PMID...` to "
-            "download MEDLINE records, then `bala enrich --from FILE`",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
-    if not args.medline:
-        print("bala enrich: give MEDLINE XML files with --from FILE", file=sys.stderr)
-        return EXIT_USAGE
-    report = enrich_index(load_settings(args.index), [Path(p) for p in args.medline])
+        from index.enrich_online import enrich_online
+
+        report = enrich_online(settings, progress=True)
+    else:
+        report = enrich_index(settings, [Path(p) for p in args.medline])
     print(format_enrich_report(report))
-    return EXIT_PARTIAL if report.failed else EXIT_OK
+    if report.not_fetched and not report.enriched:
+        return EXIT_ERROR
+    return EXIT_PARTIAL if report.failed or report.not_fetched else EXIT_OK
 
 
 def _add_label_filters(p: argparse.ArgumentParser) -> None:
@@ -319,7 +323,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("enrich", help="fill missing citation metadata from MEDLINE XML")
     p.add_argument("--from", dest="medline", nargs="+", metavar="MEDLINE_XML")
-    p.add_argument("--online", action="store_true", help="(use `bala fetch` instead)")
+    p.add_argument(
+        "--online",
+        action="store_true",
+        help="fetch the missing MEDLINE records from NCBI E-utilities (network)",
+    )
     _add_index(p)
     p.set_defaults(func=cmd_enrich)
 

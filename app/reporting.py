@@ -226,6 +226,11 @@ def format_enrich_report(report) -> str:
             + (f" (+{more} more)" if more > 0 else "")
         )
     lines.append(f"build {report.build_id} (nothing re-embedded)")
+    if getattr(report, "network_calls", ""):
+        lines += [f"NOT FETCHED {sid}: {reason}" for sid, reason in report.not_fetched]
+        lines.append(f"{report.requests} request(s) over the network: {report.network_calls}")
+        if report.not_fetched:
+            lines.append("sources not fetched were left as they were")
     return "\n".join(lines)
 
 
