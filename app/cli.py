@@ -163,11 +163,20 @@ def cmd_refs(args) -> int:
     from index.review_refs import ReviewNotFound, load_review, missing_as, report_json
     from ingest.errors import IngestError
 
+    if args.crossref and not args.online:
+        print("bala refs: --crossref needs --online", file=sys.stderr)
+        return EXIT_USAGE
+    settings, online = load_settings(args.index), None
+    lookup = _refs_lookup(settings, args) if args.online else None
     try:
-        refs, chunks = load_review(load_settings(args.index), args.target)
+        refs, chunks = load_review(settings, args.target, online=lookup)
     except (ReviewNotFound, IngestError) as exc:
         print(f"bala: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    if lookup is not None:
+        online = lookup.report
+        if online is not None:
+            print(f"bala refs: {online.requests} request(s) sent", file=sys.stderr)
     if args.missing_as:
         sys.stdout.write(missing_as(refs, args.missing_as))
         if args.missing_as == "pmids":
@@ -175,10 +184,27 @@ def cmd_refs(args) -> int:
             if unlisted:
                 print(f"bala: {unlisted} missing reference(s) print no PMID", file=sys.stderr)
     elif args.json:
-        _print_json(report_json(refs, chunks))
+        _print_json(report_json(refs, chunks, online))
     else:
-        print(format_refs(report_json(refs, chunks)))
-    return EXIT_OK
+        print(format_refs(report_json(refs, chunks, online)))
+    return EXIT_PARTIAL if online is not None and online.failed else EXIT_OK
+
+
+class _refs_lookup:  # noqa: N801 - a callable for load_review, named for what it does
+    """`bala refs --online`: says which services it asks, then looks the missing ones up."""
+
+    def __init__(self, settings, args):
+        self.settings, self.crossref, self.report = settings, args.crossref, None
+
+    def __call__(self, missing):
+        from index.refs_online import lookup_references, network_calls, with_found_ids
+
+        print(
+            f"bala refs --online: asking {network_calls(self.settings, self.crossref)}",
+            file=sys.stderr,
+        )
+        self.report = lookup_references(missing, self.settings, crossref=self.crossref)
+        return with_found_ids(tuple(missing), self.report)
 
 
 def cmd_serve(args) -> int:
@@ -337,6 +363,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--missing-as", choices=["ris", "csv", "pmids"], help="print the missing references"
     )
+    p.add_argument(
+        "--online",
+        action="store_true",
+        help="look up missing references without PMID/DOI at NCBI (ECitMatch, esearch)",
+    )
+    p.add_argument("--crossref", action="store_true", help="with --online: also ask Crossref")
     _add_index(p)
     p.set_defaults(func=cmd_refs)
 

@@ -171,7 +171,23 @@ def format_refs(report: dict) -> str:
             else "missing" + (f" (PMID {r['pmid']})" if r["pmid"] else "")
         )
         lines.append(f"[{r['n']}] {r['text'][:110]}\n      {where}")
+        if r.get("online"):
+            lines.append(f"      online: {_online_line(r['online'])}")
+    if report.get("online"):
+        lines += [f"LOOKUP FAILED [{f['n']}]: {f['reason']}" for f in report["online"]["failed"]]
+        lines.append(f"{report['online']['requests']} request(s) sent for the online lookup")
     return "\n".join(lines)
+
+
+def _online_line(found: dict) -> str:
+    """One reference's online lookup: the id found and verified, or the rejected candidate."""
+    ident = f"PMID {found['pmid']}" if found["pmid"] else f"DOI {found['doi']}"
+    if found["accepted"]:
+        return f"not in library: {ident} ({found['method']}, verified {found['score']:.2f})"
+    return (
+        f"rejected {ident} ({found['method']}, score {found['score']:.2f} below the "
+        f"threshold): {found['candidate_title'][:70]}"
+    )
 
 
 def quote_display(q) -> str:
