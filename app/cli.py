@@ -127,26 +127,20 @@ def cmd_ask(args) -> int:
 
 
 def cmd_enrich(args) -> int:
-    from app.reporting import format_enrich_report
+    from app.reporting import enrich_exit_code, format_enrich_report
     from index.enrich import enrich_index
+    from index.enrich_online import enrich_online
 
-    if not args.medline and not args.online:
-        print("bala enrich: give MEDLINE XML files with --from FILE, or --online", file=sys.stderr)
-        return EXIT_USAGE
-    if args.medline and args.online:
-        print("bala enrich: --from and --online are exclusive", file=sys.stderr)
+    if bool(args.medline) == bool(args.online):
+        print("bala enrich: give --from MEDLINE_XML... or --online (not both)", file=sys.stderr)
         return EXIT_USAGE
     settings = load_settings(args.index)
     if args.online:
-        from index.enrich_online import enrich_online
-
         report = enrich_online(settings, progress=True)
     else:
         report = enrich_index(settings, [Path(p) for p in args.medline])
     print(format_enrich_report(report))
-    if report.not_fetched and not report.enriched:
-        return EXIT_ERROR
-    return EXIT_PARTIAL if report.failed or report.not_fetched else EXIT_OK
+    return enrich_exit_code(report)
 
 
 def _add_label_filters(p: argparse.ArgumentParser) -> None:
@@ -160,23 +154,21 @@ def _add_label_filters(p: argparse.ArgumentParser) -> None:
 def cmd_refs(args) -> int:
     """`bala refs SOURCE_ID|PATH`: a work's references, each in the library or missing."""
     from app.reporting import format_refs
+    from index.refs_online import OnlineLookup
     from index.review_refs import ReviewNotFound, load_review, missing_as, report_json
     from ingest.errors import IngestError
 
     if args.crossref and not args.online:
         print("bala refs: --crossref needs --online", file=sys.stderr)
         return EXIT_USAGE
-    settings, online = load_settings(args.index), None
-    lookup = _refs_lookup(settings, args) if args.online else None
+    settings, say = load_settings(args.index), lambda t: print(f"bala refs: {t}", file=sys.stderr)
+    lookup = OnlineLookup(settings, args.crossref, announce=say) if args.online else None
     try:
         refs, chunks = load_review(settings, args.target, online=lookup)
     except (ReviewNotFound, IngestError) as exc:
         print(f"bala: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    if lookup is not None:
-        online = lookup.report
-        if online is not None:
-            print(f"bala refs: {online.requests} request(s) sent", file=sys.stderr)
+    online = lookup.report if lookup else None
     if args.missing_as:
         sys.stdout.write(missing_as(refs, args.missing_as))
         if args.missing_as == "pmids":
@@ -188,23 +180,6 @@ def cmd_refs(args) -> int:
     else:
         print(format_refs(report_json(refs, chunks, online)))
     return EXIT_PARTIAL if online is not None and online.failed else EXIT_OK
-
-
-class _refs_lookup:  # noqa: N801 - a callable for load_review, named for what it does
-    """`bala refs --online`: says which services it asks, then looks the missing ones up."""
-
-    def __init__(self, settings, args):
-        self.settings, self.crossref, self.report = settings, args.crossref, None
-
-    def __call__(self, missing):
-        from index.refs_online import lookup_references, network_calls, with_found_ids
-
-        print(
-            f"bala refs --online: asking {network_calls(self.settings, self.crossref)}",
-            file=sys.stderr,
-        )
-        self.report = lookup_references(missing, self.settings, crossref=self.crossref)
-        return with_found_ids(tuple(missing), self.report)
 
 
 def cmd_serve(args) -> int:
@@ -349,11 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("enrich", help="fill missing citation metadata from MEDLINE XML")
     p.add_argument("--from", dest="medline", nargs="+", metavar="MEDLINE_XML")
-    p.add_argument(
-        "--online",
-        action="store_true",
-        help="fetch the missing MEDLINE records from NCBI E-utilities (network)",
-    )
+    p.add_argument("--online", action="store_true", help="fetch missing records from NCBI")
     _add_index(p)
     p.set_defaults(func=cmd_enrich)
 
@@ -363,11 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--missing-as", choices=["ris", "csv", "pmids"], help="print the missing references"
     )
-    p.add_argument(
-        "--online",
-        action="store_true",
-        help="look up missing references without PMID/DOI at NCBI (ECitMatch, esearch)",
-    )
+    p.add_argument("--online", action="store_true", help="look missing ones up at NCBI")
     p.add_argument("--crossref", action="store_true", help="with --online: also ask Crossref")
     _add_index(p)
     p.set_defaults(func=cmd_refs)

@@ -250,6 +250,14 @@ def format_enrich_report(report) -> str:
     return "\n".join(lines)
 
 
+def enrich_exit_code(report) -> int:
+    """0 all done, 3 partial (a file failed, or some records were not fetched), 1 when
+    `--online` could fetch nothing that it needed."""
+    if report.not_fetched and not report.enriched:
+        return 1
+    return 3 if report.failed or report.not_fetched else 0
+
+
 def format_fetch_report(report, index_dir: Path) -> str:
     """`bala fetch`: files written, files kept, ids not fetched (named), then the ingest."""
     if report.planned:

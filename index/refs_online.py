@@ -73,6 +73,7 @@ def choose(ref: Reference, scored: list[tuple[float, Source]], method: str) -> O
 class _Lookup:
     def __init__(self, settings: Settings, client: HttpClient, report: OnlineReport):
         self.fetch, self.client, self.report = settings.fetch, client, report
+        self.summaries: dict[str, Source] = {}  # PMID -> esummary's record, asked once
 
     def get(self, url: str, numbers: list[int], what: str) -> bytes | None:
         if self.report.aborted:
@@ -141,32 +142,54 @@ def lookup_references(
     crossref: bool = False,
     client: HttpClient | None = None,
 ) -> OnlineReport:
-    """Look up the references that print no PMID/DOI; see the module docstring."""
+    """Look up the references that print no PMID/DOI; see the module docstring. Round 1:
+    ECitMatch, and title esearch for the entries it cannot match; round 2: title esearch
+    for entries whose ECitMatch candidate was rejected; then Crossref, when asked."""
     report = OnlineReport()
     run = _Lookup(settings, client or HttpClient(settings.fetch), report)
     todo = [r for r in refs if needs_lookup(r)]
-    candidates = run.ecitmatch(todo)
-    methods = {n: "ecitmatch" for n in candidates}
+    found = run.ecitmatch(todo)
+    methods = {n: "ecitmatch" for n in found}
     for ref in todo:
-        if ref.n not in candidates and citmatch.title_query(ref):
-            candidates[ref.n] = run.esearch(ref)
-            methods[ref.n] = "esearch"
-    wanted = sorted({p for pmids in candidates.values() for p in pmids})
-    asking = [n for n, pmids in candidates.items() if pmids]
-    summaries = run.esummary(wanted, asking) if wanted else {}
-    for ref in todo:
-        pmids = [p for p in candidates.get(ref.n, []) if p in summaries]
-        if pmids:
-            scored = [(verify(ref, summaries[p]), summaries[p]) for p in pmids]
-            report.matches[ref.n] = choose(ref, scored, methods[ref.n])
+        if ref.n not in found and citmatch.title_query(ref):
+            found[ref.n], methods[ref.n] = run.esearch(ref), "esearch"
+    _verify_candidates(run, todo, found, methods)
+    again = [
+        r
+        for r in todo
+        if methods.get(r.n) == "ecitmatch"
+        and not _accepted(report, r.n)
+        and citmatch.title_query(r)
+    ]
+    found = {r.n: run.esearch(r) for r in again}
+    _verify_candidates(run, again, found, dict.fromkeys(found, "esearch"))
     if crossref:
         for ref in todo:
-            if not (ref.n in report.matches and report.matches[ref.n].accepted):
+            if not _accepted(report, ref.n):
                 works = run.crossref(ref)
                 if works:
                     match = choose(ref, [(verify(ref, w), w) for w in works], "crossref")
                     _keep_better(report, match)
     return report
+
+
+def _accepted(report: OnlineReport, n: int) -> bool:
+    return n in report.matches and report.matches[n].accepted
+
+
+def _verify_candidates(
+    run: _Lookup, refs: list[Reference], found: dict[int, list[str]], methods: dict[int, str]
+) -> None:
+    """esummary for the candidate PMIDs (once each per run), then score and choose."""
+    wanted = [p for pmids in found.values() for p in pmids if p not in run.summaries]
+    if wanted:
+        asking = [n for n, pmids in found.items() if set(pmids) & set(wanted)]
+        run.summaries.update(run.esummary(sorted(set(wanted)), asking))
+    for ref in refs:
+        pmids = [p for p in found.get(ref.n, []) if p in run.summaries]
+        if pmids:
+            scored = [(verify(ref, run.summaries[p]), run.summaries[p]) for p in pmids]
+            _keep_better(run.report, choose(ref, scored, methods[ref.n]))
 
 
 def with_found_ids(refs: tuple[Reference, ...], report: OnlineReport) -> tuple[Reference, ...]:
@@ -180,6 +203,29 @@ def with_found_ids(refs: tuple[Reference, ...], report: OnlineReport) -> tuple[R
             ref = replace(ref, pmid=ref.pmid or match.pmid, doi=ref.doi or match.doi)
         out.append(ref)
     return tuple(out)
+
+
+class OnlineLookup:
+    """The `online` hook of `index.review_refs.load_review`: announces the services it will
+    ask (`announce`, e.g. a print to stderr), looks the missing references up, and keeps the
+    report for the output."""
+
+    def __init__(self, settings: Settings, crossref: bool = False, announce=None, client=None):
+        self.settings, self.crossref, self.announce, self.client = (
+            settings,
+            crossref,
+            announce,
+            client,
+        )
+        self.report: OnlineReport | None = None
+
+    def __call__(self, missing: list[Reference]) -> tuple[Reference, ...]:
+        if self.announce is not None:
+            self.announce(f"asking {network_calls(self.settings, self.crossref)}")
+        self.report = lookup_references(missing, self.settings, self.crossref, self.client)
+        if self.announce is not None:
+            self.announce(f"{self.report.requests} request(s) sent")
+        return with_found_ids(tuple(missing), self.report)
 
 
 def _keep_better(report: OnlineReport, match: OnlineMatch) -> None:

@@ -105,7 +105,10 @@ def test_lookup_accepts_verified_ids_and_rejects_a_wrong_candidate(tmp_path, rep
     assert 5 not in m  # prints its PMID: not looked up
     assert not report.failed
     assert len(replay.requests_to("/eutils/ecitmatch.cgi")) == 1  # one batch for all
-    assert len(replay.requests_to("/eutils/esummary.fcgi")) == 1
+    assert len(replay.requests_to("/eutils/esummary.fcgi")) == 1  # all candidates at once
+    # [2] and [3] print no volume/page (title search in round 1); [4]'s rejected ECitMatch
+    # candidate sends it to a title search in round 2 (which finds nothing)
+    assert len(replay.requests_to("/eutils/esearch.fcgi")) == 3
     crossref = replay.requests_to("/crossref/works")
     assert len(crossref) == 2 and crossref[0][2]["mailto"] == ["dev@example.org"]  # [3], [4]
     assert all(q["tool"] == ["bala"] for _, p, q in replay.log if p.startswith("/eutils"))
@@ -155,7 +158,7 @@ def test_cli_reports_found_ids_missing_as_pmids_and_partial_failure(
     assert main(["refs", review, "--online", "--missing-as", "pmids", "--index", index]) == 0
     captured = capsys.readouterr()
     assert captured.out.split() == ["29385370", "28249141", "31000001"]
-    assert "asking NCBI E-utilities ecitmatch, esearch and esummary at" in captured.err
+    assert "bala refs: asking NCBI E-utilities ecitmatch, esearch and esummary at" in captured.err
     assert main(["refs", review, "--online", "--crossref", "--json", "--index", index]) == 0
     data = json.loads(capsys.readouterr().out)
     by_n = {r["n"]: r for r in data["references"]}
@@ -179,7 +182,7 @@ def test_without_online_nothing_touches_the_network(tmp_path, replay, monkeypatc
 
 def test_a_found_pmid_the_library_holds_counts_as_in_library(tmp_path, replay):
     from index.build import ingest_paths
-    from index.refs_online import lookup_references, with_found_ids
+    from index.refs_online import OnlineLookup
     from index.review_refs import load_review
 
     settings = _settings(tmp_path, replay.base)
@@ -189,11 +192,13 @@ def test_a_found_pmid_the_library_holds_counts_as_in_library(tmp_path, replay):
     (lib / "p.jsonl").write_text(json.dumps(line) + "\n", encoding="utf-8")
     assert not ingest_paths([lib], settings).failed  # a PMID-only source: no title to match
 
-    def online(missing):
-        return with_found_ids(tuple(missing), lookup_references(missing, settings))
-
+    said = []
+    online = OnlineLookup(settings, announce=said.append)
     offline, _ = load_review(settings, str(_review(tmp_path)))
     assert offline.resolution(1).source_id is None
     refs, _ = load_review(settings, str(_review(tmp_path)), online=online)
     assert (refs.resolution(1).source_id, refs.resolution(1).method) == ("pmid:29385370", "pmid")
     assert [r.n for r in refs.missing] == [2, 3, 4, 5]
+    asked = f"asking NCBI E-utilities ecitmatch, esearch and esummary at {replay.base}/eutils"
+    assert said == [asked, f"{online.report.requests} request(s) sent"]
+    assert online.report.matches[1].accepted
