@@ -127,22 +127,20 @@ def cmd_ask(args) -> int:
 
 
 def cmd_enrich(args) -> int:
-    from app.reporting import format_enrich_report
+    from app.reporting import enrich_exit_code, format_enrich_report
     from index.enrich import enrich_index
+    from index.enrich_online import enrich_online
 
+    if bool(args.medline) == bool(args.online):
+        print("bala enrich: give --from MEDLINE_XML... or --online (not both)", file=sys.stderr)
+        return EXIT_USAGE
+    settings = load_settings(args.index)
     if args.online:
-        print(
-            "bala enrich: --online is not available here: use `bala fetch PMID...` to "
-            "download MEDLINE records, then `bala enrich --from FILE`",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
-    if not args.medline:
-        print("bala enrich: give MEDLINE XML files with --from FILE", file=sys.stderr)
-        return EXIT_USAGE
-    report = enrich_index(load_settings(args.index), [Path(p) for p in args.medline])
+        report = enrich_online(settings, progress=True)
+    else:
+        report = enrich_index(settings, [Path(p) for p in args.medline])
     print(format_enrich_report(report))
-    return EXIT_PARTIAL if report.failed else EXIT_OK
+    return enrich_exit_code(report)
 
 
 def _add_label_filters(p: argparse.ArgumentParser) -> None:
@@ -156,14 +154,21 @@ def _add_label_filters(p: argparse.ArgumentParser) -> None:
 def cmd_refs(args) -> int:
     """`bala refs SOURCE_ID|PATH`: a work's references, each in the library or missing."""
     from app.reporting import format_refs
+    from index.refs_online import OnlineLookup
     from index.review_refs import ReviewNotFound, load_review, missing_as, report_json
     from ingest.errors import IngestError
 
+    if args.crossref and not args.online:
+        print("bala refs: --crossref needs --online", file=sys.stderr)
+        return EXIT_USAGE
+    settings, say = load_settings(args.index), lambda t: print(f"bala refs: {t}", file=sys.stderr)
+    lookup = OnlineLookup(settings, args.crossref, announce=say) if args.online else None
     try:
-        refs, chunks = load_review(load_settings(args.index), args.target)
+        refs, chunks = load_review(settings, args.target, online=lookup)
     except (ReviewNotFound, IngestError) as exc:
         print(f"bala: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    online = lookup.report if lookup else None
     if args.missing_as:
         sys.stdout.write(missing_as(refs, args.missing_as))
         if args.missing_as == "pmids":
@@ -171,10 +176,10 @@ def cmd_refs(args) -> int:
             if unlisted:
                 print(f"bala: {unlisted} missing reference(s) print no PMID", file=sys.stderr)
     elif args.json:
-        _print_json(report_json(refs, chunks))
+        _print_json(report_json(refs, chunks, online))
     else:
-        print(format_refs(report_json(refs, chunks)))
-    return EXIT_OK
+        print(format_refs(report_json(refs, chunks, online)))
+    return EXIT_PARTIAL if online is not None and online.failed else EXIT_OK
 
 
 def cmd_serve(args) -> int:
@@ -319,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("enrich", help="fill missing citation metadata from MEDLINE XML")
     p.add_argument("--from", dest="medline", nargs="+", metavar="MEDLINE_XML")
-    p.add_argument("--online", action="store_true", help="(use `bala fetch` instead)")
+    p.add_argument("--online", action="store_true", help="fetch missing records from NCBI")
     _add_index(p)
     p.set_defaults(func=cmd_enrich)
 
@@ -329,6 +334,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--missing-as", choices=["ris", "csv", "pmids"], help="print the missing references"
     )
+    p.add_argument("--online", action="store_true", help="look missing ones up at NCBI")
+    p.add_argument("--crossref", action="store_true", help="with --online: also ask Crossref")
     _add_index(p)
     p.set_defaults(func=cmd_refs)
 

@@ -171,7 +171,23 @@ def format_refs(report: dict) -> str:
             else "missing" + (f" (PMID {r['pmid']})" if r["pmid"] else "")
         )
         lines.append(f"[{r['n']}] {r['text'][:110]}\n      {where}")
+        if r.get("online"):
+            lines.append(f"      online: {_online_line(r['online'])}")
+    if report.get("online"):
+        lines += [f"LOOKUP FAILED [{f['n']}]: {f['reason']}" for f in report["online"]["failed"]]
+        lines.append(f"{report['online']['requests']} request(s) sent for the online lookup")
     return "\n".join(lines)
+
+
+def _online_line(found: dict) -> str:
+    """One reference's online lookup: the id found and verified, or the rejected candidate."""
+    ident = f"PMID {found['pmid']}" if found["pmid"] else f"DOI {found['doi']}"
+    if found["accepted"]:
+        return f"not in library: {ident} ({found['method']}, verified {found['score']:.2f})"
+    return (
+        f"rejected {ident} ({found['method']}, score {found['score']:.2f} below the "
+        f"threshold): {found['candidate_title'][:70]}"
+    )
 
 
 def quote_display(q) -> str:
@@ -226,7 +242,20 @@ def format_enrich_report(report) -> str:
             + (f" (+{more} more)" if more > 0 else "")
         )
     lines.append(f"build {report.build_id} (nothing re-embedded)")
+    if getattr(report, "network_calls", ""):
+        lines += [f"NOT FETCHED {sid}: {reason}" for sid, reason in report.not_fetched]
+        lines.append(f"{report.requests} request(s) over the network: {report.network_calls}")
+        if report.not_fetched:
+            lines.append("sources not fetched were left as they were")
     return "\n".join(lines)
+
+
+def enrich_exit_code(report) -> int:
+    """0 all done, 3 partial (a file failed, or some records were not fetched), 1 when
+    `--online` could fetch nothing that it needed."""
+    if report.not_fetched and not report.enriched:
+        return 1
+    return 3 if report.failed or report.not_fetched else 0
 
 
 def format_fetch_report(report, index_dir: Path) -> str:

@@ -108,6 +108,7 @@ class FetchSettings(_Frozen):
     eutils_url: str = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils"
     idconv_url: str = "https://pmc.ncbi.nlm.nih.gov/tools/idconv/api/v1/articles/"
     pmc_oa_url: str = "https://www.ncbi.nlm.nih.gov/pmc/utils/oa/oa.fcgi"
+    crossref_url: str = "https://api.crossref.org"  # `bala refs --online --crossref`
     ncbi_api_key: str = ""  # also read from NCBI_API_KEY; raises the limit from 3 to 10 req/s
     ncbi_tool: str = "bala"
     ncbi_email: str = ""

@@ -66,6 +66,10 @@ class EnrichReport:
     still_missing: list[str] = field(default_factory=list)  # source ids still without a title
     failed: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
     records_read: int = 0
+    # --online only: (source id, reason) for records not fetched, and the requests sent
+    not_fetched: list[tuple[str, str]] = field(default_factory=list)
+    requests: int = 0
+    network_calls: str = ""  # which services were asked, for the report
 
 
 def _wanted_records(paths, pmids: set[str], report: EnrichReport) -> dict[str, MedlineRecord]:

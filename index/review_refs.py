@@ -46,12 +46,14 @@ def source_chunks(store: Store, source_id: str) -> list[Chunk]:
     return [store.chunks[int(r)] for r in store.rows_of_sources({source_id})]
 
 
-def report_json(refs: ReviewRefs, chunks: list[Chunk]) -> dict:
-    """The `bala refs --json` contract (keys may be added, never removed)."""
+def report_json(refs: ReviewRefs, chunks: list[Chunk], online=None) -> dict:
+    """The `bala refs --json` contract (keys may be added, never removed). With `online`
+    (an index.refs_online.OnlineReport), each reference's lookup and the requests sent."""
     doc = refs.document
     references = []
     for ref in doc.references:
         res = refs.resolution(ref.n)
+        match = online.matches.get(ref.n) if online is not None else None
         references.append(
             {
                 "n": ref.n,
@@ -67,6 +69,7 @@ def report_json(refs: ReviewRefs, chunks: list[Chunk]) -> dict:
                 "library_source_id": res.source_id if res else None,
                 "match_score": res.score if res else 0.0,
                 "match_method": (res.method or None) if res else None,
+                "online": _online_json(match),
             }
         )
     citations = [
@@ -81,12 +84,31 @@ def report_json(refs: ReviewRefs, chunks: list[Chunk]) -> dict:
         }
         for c in doc.citations
     ]
-    return {
+    out = {
         "source_id": doc.source_id,
         "title": doc.source.title,
         "references": references,
         "citations": citations,
         "summary": summary(refs),
+    }
+    if online is not None:
+        out["online"] = {
+            "requests": online.requests,
+            "failed": [{"n": n, "reason": reason} for n, reason in online.failed],
+        }
+    return out
+
+
+def _online_json(match) -> dict | None:
+    if match is None:
+        return None
+    return {
+        "method": match.method,
+        "pmid": match.pmid or None,
+        "doi": match.doi or None,
+        "score": match.score,
+        "candidate_title": match.title,
+        "accepted": match.accepted,
     }
 
 
@@ -165,9 +187,14 @@ class ReviewNotFound(LookupError):
     """The argument of `bala refs` is neither an indexed source id nor a readable file."""
 
 
-def load_review(settings, target: str) -> tuple[ReviewRefs, list[Chunk]]:
+def load_review(settings, target: str, online=None) -> tuple[ReviewRefs, list[Chunk]]:
     """The references of an indexed source (by id) or of a file (parsed, not indexed),
-    resolved against the live index (an empty library when there is none yet)."""
+    resolved against the live index (an empty library when there is none yet).
+
+    `online`, when given, is called with the references the library lacks and returns them
+    with the ids it found (index/refs_online.py); they are then resolved again, so a found
+    PMID that the library holds counts as in the library."""
+    from dataclasses import replace
     from pathlib import Path
 
     from index import layout
@@ -186,7 +213,12 @@ def load_review(settings, target: str) -> tuple[ReviewRefs, list[Chunk]]:
         else:
             where = f"the index at {settings.index_dir}" if store else "any index (none built yet)"
             raise ReviewNotFound(f"{target}: not a file, nor a source id in {where}")
-        return review_refs(document, sources), chunks
+        refs = review_refs(document, sources)
+        if online is not None and refs.missing:
+            found = {r.n: r for r in online(refs.missing)}
+            updated = tuple(found.get(r.n, r) for r in document.references)
+            refs = review_refs(replace(document, references=updated), sources)
+        return refs, chunks
     finally:
         if store is not None:
             store.close()
