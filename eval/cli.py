@@ -108,10 +108,7 @@ def _bench_engines(engine_for, scorers: list[str]) -> dict:
     from eval.answers_corpus import ensure_library
 
     settings = ensure_library()
-    return {
-        name: engine_for(settings.replace(answer={"scorer": name}))
-        for name in scorers
-    }
+    return {name: engine_for(settings.replace(answer={"scorer": name})) for name in scorers}
 
 
 def _cmd_train_bars(args, engine_for) -> int:

@@ -7,8 +7,6 @@ fetched is named with the reason and left as it was.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from core.settings import Settings
 from core.types import Source
 from index import layout
@@ -70,7 +68,7 @@ def enrich_online(
 ) -> EnrichReport:
     """Fetch the missing MEDLINE records into the library folder, then enrich from them."""
     wanted = sources_to_fetch(_live_sources(settings))
-    medline_only = replace(settings, fetch=replace(settings.fetch, fetch_full_text=False))
+    medline_only = settings.replace(fetch={"fetch_full_text": False})
     fetched = fetch_ids(list(wanted), medline_only, progress=progress, client=client, ingest=False)
     files = [f for f in (*fetched.downloaded, *fetched.present) if f.endswith(".xml")]
     report = enrich_index(settings, sorted(set(files))) if files else _unchanged(settings)
