@@ -20,6 +20,7 @@ from app.engine.citations import (
     answer_csl_json,
     answer_markdown,
     answer_ris,
+    evidence_label_parts,
     format_quote,
 )
 from app.feedback import record_feedback
@@ -82,8 +83,10 @@ def render_quotes(answer: Answer, contexts: list, locations: list[str]) -> None:
             else ""
         )
         flags = " ".join(f":orange-badge[{escape_markdown(f)}]" for f in quote_flags(q))
+        labels = evidence_label_parts(sources.get(q.citation))
+        flags = " ".join(f":blue-badge[{escape_markdown(p)}]" for p in labels) + " " + flags
         beside = f" \u2014 {label}" if label else ""
-        quote = format_quote(q, sources.get(q.citation), with_note=False)
+        quote = format_quote(q, sources.get(q.citation), with_note=False, with_labels=False)
         st.markdown(f"> {escape_markdown(quote)}{beside} {flags}".rstrip())
         where = locations[i - 1] if i - 1 < len(locations) else ""
         title = f"Passage around quote {i}" + (f" \u2014 {where}" if where else "")

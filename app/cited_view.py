@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app.engine.citations import quote_text
 from app.ui_text import escape_markdown
 
 
@@ -19,7 +20,7 @@ def _work_markdown(work) -> str:
     q = work.quote
     page = f", p. {q.page}" if q.page else ""
     return (
-        f"{head} \u2014 cited by the review:\n\n> \u201c{escape_markdown(q.text)}\u201d "
+        f"{head} \u2014 cited by the review:\n\n> \u201c{escape_markdown(quote_text(q))}\u201d "
         f"({escape_markdown(q.source_id)}{page})"
     )
 

@@ -139,10 +139,12 @@ def cited_line(work) -> str:
         return f"{head} \u2014 not in library: {ids}"
     if work.quote is None:
         return f"{head} \u2014 in library ({work.library_source_id}): cited, not supporting"
+    from app.engine.citations import quote_text
+
     q = work.quote
     page = f", p. {q.page}" if q.page else ""
     return (
-        f"{head} \u2014 in library, cited by the review: \u201c{q.text}\u201d "
+        f"{head} \u2014 in library, cited by the review: \u201c{quote_text(q)}\u201d "
         f"({work.library_source_id}{page})"
     )
 

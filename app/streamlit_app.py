@@ -29,11 +29,12 @@ from app.answer_view import (
 from app.cited_view import render_reference_coverage
 from app.engine.answer import Engine
 from app.engine.answer_types import Answer
+from app.engine.citations import DESIGN_NAMES
 from app.feedback import load_answer, store_answer
 from app.privacy import MAX_QUESTION_CHARS, mask_identifiers, question_problem
 from app.signin import PRIVACY_NOTICE, signed_in_user
 from app.ui_text import Context, context_window, escape_markdown
-from app.views import answer_from_json, describe_filters, passage_location
+from app.views import answer_from_json, describe_filters, label_options, passage_location
 from core.settings import Settings, load_settings
 from index.layout import IndexMissingError, current_build, feedback_path
 from index.manifest import IndexMismatchError
@@ -124,7 +125,38 @@ def render_filters(engine: Engine) -> Filters:
     else:
         only = f" (all dated sources are from {years[0]})" if years else ""
         st.caption(f"Publication-year filter: needs sources from two or more years{only}.")
-    return Filters(year_min=year_min, year_max=year_max, kinds=KIND_CHOICES[choice])
+    designs, populations, diseases = render_label_filters(engine)
+    return Filters(
+        year_min=year_min,
+        year_max=year_max,
+        kinds=KIND_CHOICES[choice],
+        designs=designs,
+        populations=populations,
+        diseases=diseases,
+    )
+
+
+def render_label_filters(engine: Engine) -> tuple:
+    """Study design, population and disease filters (the CLI's `ask --design/--population/
+    --disease`), offering the labels the library's sources carry; None = no restriction."""
+    options = label_options(engine.loaded.store.sources.values())
+    names = {"design": "Study design", "population": "Population", "disease": "Disease"}
+    chosen = []
+    for key, values in options.items():
+        if not values:
+            chosen.append(None)
+            continue
+        picked = st.multiselect(
+            names[key],
+            values,
+            key=f"{key}_filter",
+            format_func=lambda v: DESIGN_NAMES.get(v) or v,
+            placeholder="any",
+        )
+        chosen.append(frozenset(picked) if picked else None)
+    if any(c is not None for c in chosen):
+        st.caption("Sources without the chosen labels are left out while narrowed.")
+    return tuple(chosen)
 
 
 def queue_question(question: str) -> None:

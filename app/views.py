@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import fields
 
 from app.engine.answer_types import Answer, CitedSource, Quote
+from app.engine.citations import DESIGN_NAMES
 from core.types import Source
 from index.retrieve import Filters
 
@@ -36,7 +37,33 @@ def describe_filters(filters: Filters) -> str:
             parts.append(f"published {hi} or earlier")
     if filters.source_ids:
         parts.append(f"{len(filters.source_ids)} chosen source(s)")
+    for name, chosen in (
+        ("design", filters.designs),
+        ("population", filters.populations),
+        ("disease", filters.diseases),
+    ):
+        if chosen:
+            words = sorted(DESIGN_NAMES.get(c, c) if name == "design" else c for c in chosen)
+            parts.append(f"{name}: " + " or ".join(words))
     return " \u00b7 ".join(parts)
+
+
+def label_options(sources) -> dict[str, list[str]]:
+    """The evidence labels the library's sources carry, per filter, in the stable order of
+    ingest/labels.py (a filter offers only what some source has)."""
+    from ingest.labels import DESIGNS, DISEASES, POPULATIONS
+
+    sources = list(sources)
+    designs = {s.design for s in sources}
+    populations = {s.population for s in sources}
+    if "both" in populations:
+        populations |= {"pediatric", "adult"}  # "both" passes either filter
+    diseases = {d for s in sources for d in s.diseases}
+    return {
+        "design": [d for d in DESIGNS if d in designs],
+        "population": [p for p in POPULATIONS if p in populations and p != "both"],
+        "disease": [d for d in DISEASES if d in diseases],
+    }
 
 
 def short_source_label(source: Source) -> str:

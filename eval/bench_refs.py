@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 from core.types import Citation, Document
@@ -172,10 +173,11 @@ def bench_jats(jats_dir: Path, folder: Path) -> dict:
         except Exception as exc:  # noqa: BLE001 - report, do not crash the bench
             out[name] = {"error": f"{type(exc).__name__}: {exc}"}
             continue
-        doc = docs[0]
+        doc, in_floats = without_float_citations(docs[0], jats_loader.float_spans(docs[0]))
         refs = score_jats_references(doc.references, t["references"])
         truth_keys = {r["n"]: r["jats_ref_id"] for r in t["references"] if r.get("jats_ref_id")}
         links = fuzzy_links(doc, t["citations"], truth_keys)
+        links["in_figures_tables"] = in_floats  # kept by the loader, not scored
         out[name] = {"references": refs, "citations": links}
         refs["exact"] = refs["right"]
         for key in ("predicted", "truth", "correct"):
@@ -189,6 +191,15 @@ def bench_jats(jats_dir: Path, folder: Path) -> dict:
         "references_right_rate": round(ok / max(1, total), 4),
         "citations": overall,
     }
+
+
+def without_float_citations(doc: Document, floats: list[tuple[int, int]]) -> tuple:
+    """The document with only the citations the rendered PDFs print: the truth leaves out
+    figures, tables, their captions and footnotes (bench/references/README.md), so the
+    loader's citations inside those blocks are counted apart rather than scored."""
+    inside = [c for c in doc.citations if any(s <= c.start < e for s, e in floats)]
+    kept = tuple(c for c in doc.citations if c not in inside)
+    return replace(doc, citations=kept), sum(len(c.numbers) for c in inside)
 
 
 def score_jats_references(found, truth_refs: list[dict]) -> dict:
@@ -285,16 +296,24 @@ def run_bench_refs(shared: Path) -> dict:
             "pdf_citation_precision": ">= 0.95",
             "pdf_citation_recall": ">= 0.90",
             "resolution_right_rate": ">= 0.95 with 0 wrong",
+            "jats_references_right_rate": "1.0",
+            "jats_citation_precision_recall": "1.0 (figures and tables apart)",
         },
     }
 
 
 def targets_met(result: dict) -> bool:
-    """The issue's PDF and resolution targets (the JATS half is reported, not gated here)."""
-    pdf, res = result["pdf"], result["resolution"]
+    """The issue's PDF, JATS and resolution targets."""
+    pdf, res, jats = result["pdf"], result["resolution"], result["jats"]
     held = [res[s] for s in ("calibration", "held_out") if s in res]
+    jats_ok = "citations" not in jats or (
+        jats["references_right_rate"] == 1.0
+        and jats["citations"]["precision"] == 1.0
+        and jats["citations"]["recall"] == 1.0
+    )
     return (
-        pdf["references_exact_rate"] >= 0.95
+        jats_ok
+        and pdf["references_exact_rate"] >= 0.95
         and pdf["citations"]["precision"] >= 0.95
         and pdf["citations"]["recall"] >= 0.90
         and all(s["wrong"] == 0 and s["right_rate"] >= 0.95 for s in held)

@@ -360,3 +360,14 @@ def load_jats(path: Path, sha256: str, chunk_size: int, chunk_overlap: int) -> D
         return parse_jats(root, str(path), sha256, chunk_size, chunk_overlap)
     except ValueError as exc:
         raise IngestError(str(path), f"not usable JATS: {exc}") from exc
+
+
+def float_spans(document: Document) -> list[tuple[int, int]]:
+    """Stored-text spans of the figure and table blocks (caption, rows, footnotes) of a
+    document this loader made: the passages named by their label ("Results > Table 2"),
+    which, unlike paragraphs ("Results ¶3"), carry no paragraph number."""
+    return [
+        (s, e)
+        for s, e, section in document.fixed_spans
+        if "¶" not in section and section != "title"
+    ]

@@ -166,6 +166,10 @@ def test_a_real_review_links_to_the_cited_papers_passage(cited_index):
     q = works[15].quote
     assert engine.loaded.store.stored_slice(q.source_id, q.start, q.end) == q.text
     assert all(works[n].status == cited.NOT_IN_LIBRARY for n in (16, 17, 18))
+    quote = answer.quotes[0]  # its citation marks are hidden from the display only
+    assert engine.loaded.store.stored_slice(review, quote.start, quote.end) == quote.text
+    assert "15" in quote.text and quote.display_text and "15" not in quote.display_text
+    assert answer.to_json()["quotes"][0]["display_text"] == quote.display_text
 
 
 def test_the_app_shows_coverage_and_what_a_quote_cites(cited_index, monkeypatch):

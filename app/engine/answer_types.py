@@ -28,6 +28,7 @@ class Quote:
     note: str = ""  # e.g. "about DLBCL, not B-ALL": indirect evidence, demoted and labelled
     leading_ellipsis: bool = False  # the stored excerpt starts mid-sentence (display "…")
     trailing_ellipsis: bool = False  # ... or ends mid-sentence; the text stays an exact slice
+    display_text: str = ""  # the text with citation marks hidden (app/engine/cited.py); "" = text
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class Answer:
                     "note": q.note,
                     "leading_ellipsis": q.leading_ellipsis,
                     "trailing_ellipsis": q.trailing_ellipsis,
+                    "display_text": q.display_text or q.text,
                 }
                 for q in self.quotes
             ],

@@ -19,6 +19,20 @@ from app.engine.csl import citeproc_ama, csl_name, source_to_csl
 from core.ids import best_link
 from core.types import Source
 
+DESIGN_NAMES = {  # ingest/labels.py names -> words
+    "systematic-review": "systematic review/meta-analysis",
+    "guideline": "guideline",
+    "phase-3-trial": "phase 3 trial",
+    "randomized-trial": "randomized trial",
+    "phase-2-trial": "phase 2 trial",
+    "phase-1-trial": "phase 1 trial",
+    "clinical-trial": "clinical trial",
+    "cohort": "cohort/observational",
+    "case-report": "case report",
+    "review": "review",
+    "other": "",
+}
+
 DISCLAIMER = (
     "bala is decision support, not medical advice. Every quote is verbatim from the indexed "
     "literature, with its source; read the sources before acting."
@@ -106,6 +120,7 @@ def bibtex_entry(source: Source, note: str = "", key: str = "") -> str:
         "doi": source.doi,
         "pmid": source.pmid,
         "url": source_link(source),
+        "keywords": "; ".join(label_keywords(source)),
         "note": note,
     }
     body = ",\n".join(f"  {k} = {{{_bib_escape(v)}}}" for k, v in fields.items() if v)
@@ -150,7 +165,7 @@ def _use_note(answer: Answer, cited, head: dict) -> str:
     """Why this source is in the export: its [n] and its quotes, verbatim."""
     role = f"[{cited.citation}]" if cited.supporting else "closest source, not supporting"
     quotes = " ".join(
-        f"\u201c{q.text}\u201d{_page_text(cited.source, q)}"
+        f"\u201c{quote_text(q)}\u201d{_page_text(cited.source, q)}"
         for q in _quotes_of(answer).get(cited.citation, [])
     )
     return f"{role} in the {_header_line(head)}" + (f" Quotes: {quotes}" if quotes else "")
@@ -220,7 +235,7 @@ def answer_ris(answer: Answer, asked_at: datetime | None = None) -> str:
     import rispy
 
     head = export_header(answer, asked_at)
-    quotes = [f"[{q.citation}] \u201c{q.text}\u201d" for q in answer.quotes]
+    quotes = [f"[{q.citation}] \u201c{quote_text(q)}\u201d" for q in answer.quotes]
     records = [
         {
             "type_of_reference": "GEN",
@@ -245,6 +260,7 @@ def answer_ris(answer: Answer, asked_at: datetime | None = None) -> str:
             "accession_number": s.pmid,
             "urls": [source_link(s)] if source_link(s) else [],
             "notes": [_use_note(answer, cited, head)],
+            "keywords": label_keywords(s),
             **_ris_pages(s.pages),
         }
         records.append({k: v for k, v in record.items() if v})
@@ -261,7 +277,7 @@ def answer_csl_json(answer: Answer, asked_at: datetime | None = None) -> str:
         "type": "document",
         "title": f"bala answer: {answer.question}",
         "issued": {"date-parts": [[int(stamp[:4]), int(stamp[5:7]), int(stamp[8:10])]]},
-        "abstract": " ".join(f"[{q.citation}] \u201c{q.text}\u201d" for q in answer.quotes)
+        "abstract": " ".join(f"[{q.citation}] \u201c{quote_text(q)}\u201d" for q in answer.quotes)
         or f"{answer.message}.",
         "note": _header_line(head),
         "publisher": f"bala index build {answer.build_id}",
@@ -270,6 +286,8 @@ def answer_csl_json(answer: Answer, asked_at: datetime | None = None) -> str:
     for cited in answer.sources:
         item = source_to_csl(cited.source, f"ref{cited.citation}")
         item["note"] = _use_note(answer, cited, head)
+        if keywords := label_keywords(cited.source):
+            item["keyword"] = ", ".join(keywords)
         items.append(item)
     return json.dumps(items, indent=2, ensure_ascii=False) + "\n"
 
@@ -289,13 +307,56 @@ def quote_label(quote, source=None) -> str:
     return f"[{quote.citation}, p. {page}]"
 
 
-def format_quote(quote, source=None, with_note: bool = True) -> str:
+def evidence_label_parts(source) -> list[str]:
+    """A source's evidence labels in words: design, population, diseases (unknown ones left
+    out), e.g. ["phase 2 trial", "pediatric", "B-ALL"]."""
+    if source is None:
+        return []
+    design = getattr(source, "design", "")
+    population = getattr(source, "population", "")
+    parts = [
+        DESIGN_NAMES.get(design, design),
+        "pediatric and adult" if population == "both" else population,
+        ", ".join(getattr(source, "diseases", ()) or ()),
+    ]
+    return [p for p in parts if p]
+
+
+def evidence_labels_text(source) -> str:
+    """The labels as shown beside every quote and carried by the exports
+    ("phase 2 trial \u00b7 pediatric \u00b7 B-ALL"); '' when the source has none."""
+    return " \u00b7 ".join(evidence_label_parts(source))
+
+
+def label_keywords(source) -> list[str]:
+    """The labels as export keywords, with stable names ("design: phase-2-trial")."""
+    words = []
+    if getattr(source, "design", ""):
+        words.append(f"design: {source.design}")
+    if getattr(source, "population", ""):
+        words.append(f"population: {source.population}")
+    words += [f"disease: {d}" for d in getattr(source, "diseases", ()) or ()]
+    return words
+
+
+def quote_text(quote) -> str:
+    """What a quote shows: its display text (the exact slice with citation marks hidden,
+    see app/engine/cited.py) when there is one, else the exact slice itself."""
+    return getattr(quote, "display_text", "") or quote.text
+
+
+def format_quote(quote, source=None, with_note: bool = True, with_labels: bool = True) -> str:
     """The one plain-text rendering of a quote with its source label, used by the CLI, the
     Markdown export and the app: \u201cverbatim text\u201d [n, p. x]; "\u2026" where the stored
-    excerpt starts or ends mid-sentence (the text itself stays an exact slice), and the note
-    of a demoted quote ("about DLBCL, not B-ALL") unless the caller shows it otherwise."""
+    excerpt starts or ends mid-sentence (the text itself stays an exact slice), citation marks
+    ("relapse.12,13", "[4\u20137]") hidden, the source's evidence labels ("\u2014 cohort \u00b7
+    adult \u00b7 B-ALL") unless the caller shows them otherwise, and the note of a demoted quote
+    ("about DLBCL, not B-ALL") likewise."""
     lead = "\u2026" if getattr(quote, "leading_ellipsis", False) else ""
     trail = "\u2026" if getattr(quote, "trailing_ellipsis", False) else ""
     note = getattr(quote, "note", "") if with_note else ""
     tail = f" ({note}; indirect evidence)" if note else ""
-    return f"\u201c{lead}{quote.text}{trail}\u201d {quote_label(quote, source)}{tail}"
+    labels = evidence_labels_text(source) if with_labels else ""
+    beside = f" \u2014 {labels}" if labels else ""
+    body = quote_text(quote)
+    return f"\u201c{lead}{body}{trail}\u201d {quote_label(quote, source)}{beside}{tail}"

@@ -48,6 +48,7 @@ class CitedWork:
             q = self.quote
             quote = {
                 "text": q.text,
+                "display_text": getattr(q, "display_text", "") or q.text,
                 "source_id": q.source_id,
                 "start": q.start,
                 "end": q.end,
@@ -142,11 +143,38 @@ def _follow(engine, question: str, ref: Reference, res) -> CitedWork:
     return CitedWork(**base, status=NOT_SUPPORTING)
 
 
+def display_text(quote, citations) -> str:
+    """The quote with the printed citation marks inside it hidden ("relapse.12,13" ->
+    "relapse.", "humans [4\u20137]." -> "humans."); the quote itself stays the exact slice."""
+    from ingest.citation_marks import strip_marks
+
+    marks = [
+        (c.marker_start - quote.start, c.marker_end - quote.start)
+        for c in citations
+        if c.marker_start >= quote.start and 0 <= c.marker_end <= quote.end
+    ]
+    return strip_marks(quote.text, 0, len(quote.text), marks) if marks else quote.text
+
+
+def with_display_texts(store, quotes) -> tuple:
+    """Quotes with `display_text` set where their source records citation marks in them."""
+    out = []
+    for q in quotes:
+        _, citations = store.references_of(q.source_id)
+        shown = display_text(q, citations) if citations else q.text
+        out.append(replace(q, display_text=shown) if shown != q.text else q)
+    return tuple(out)
+
+
 def attach_cited_evidence(engine, question: str, answer):
-    """The answer with `cited_evidence` filled for quotes from sentences that cite works."""
-    if answer.abstained or _inside.get() or not answer.quotes:
+    """The answer with citation marks hidden in its quotes' display text and `cited_evidence`
+    filled for quotes from sentences that cite works."""
+    if not answer.quotes:
         return answer
     store = engine.loaded.store
+    answer = replace(answer, quotes=with_display_texts(store, answer.quotes))
+    if answer.abstained or _inside.get():
+        return answer
     out = []
     for i, q in enumerate(answer.quotes):
         _, citations = store.references_of(q.source_id)
