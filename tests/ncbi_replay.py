@@ -5,48 +5,27 @@ other PMIDs the test declares are that record with its PMID replaced — derived
 so here; their DOI is replaced too), the real PMC article `../shared/fixtures/jats/pone.0046493.nxml` wrapped in
 <pmc-articleset> as efetch db=pmc sends it, and ID converter / esearch / OA answers written
 in the services' own formats for the ids of those two articles. Every request is logged with
-its arrival time; `script[path]` holds misbehaviours to play first ("429", "503", "drop").
+its arrival time (tests/replay_server.py); `script[path]` holds misbehaviours to play first.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
+
+from tests.replay_server import ReplayServer
 
 NEJM = {"pmid": "29768149", "doi": "10.1056/nejmoa1715274"}
 PONE = {"pmid": "23029536", "pmcid": "PMC3460867", "doi": "10.1371/journal.pone.0046493"}
 
 
-class Replay:
+class Replay(ReplayServer):
     def __init__(self, efetch_xml: Path, jats_xml: Path, extra_pmids=()):
         self.efetch = efetch_xml.read_bytes()
         self.jats = jats_xml.read_bytes()
         self.pmids = {NEJM["pmid"], PONE["pmid"], *extra_pmids}
-        self.log: list[tuple[float, str, dict]] = []
-        self.script: dict[str, list[str]] = {}
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> Replay:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def requests_to(self, path: str) -> list[tuple[float, str, dict]]:
-        return [r for r in self.log if r[1] == path]
+        super().__init__()
 
     # --- answers -----------------------------------------------------------------------
     def _record(self, pmid: str) -> bytes:
@@ -141,34 +120,3 @@ class Replay:
         if path == "/oa":
             return 200, self.oa(query["id"][0]), "text/xml"
         return 404, b"not found", "text/plain"
-
-    def _handler(self):
-        replay = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # quiet
-                pass
-
-            def do_GET(self):
-                url = urlparse(self.path)
-                query = parse_qs(url.query)
-                replay.log.append((time.monotonic(), url.path, query))
-                pending = replay.script.get(url.path) or []
-                act = pending.pop(0) if pending else ""
-                if act == "drop":
-                    self.close_connection = True
-                    return
-                if act in ("429", "503"):
-                    self.send_response(int(act))
-                    self.send_header("Retry-After", "0")
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                status, body, kind = replay._answer(url.path, query)
-                self.send_response(status)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        return Handler

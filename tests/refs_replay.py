@@ -6,11 +6,9 @@ arrival time; `script[path]` holds misbehaviours to play first ("429", "503", "d
 from __future__ import annotations
 
 import json
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
+
+from tests.replay_server import ReplayServer
 
 FIXTURES = Path(__file__).parent / "fixtures" / "online"
 
@@ -19,32 +17,13 @@ def _load(name: str):
     return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
 
 
-class RefsReplay:
+class RefsReplay(ReplayServer):
     def __init__(self):
         self.citmatch = _load("ecitmatch.json")
         self.titles = _load("esearch-title.json")
         self.summary = _load("esummary.json")
         self.crossref = (FIXTURES / "crossref-works.json").read_bytes()
-        self.log: list[tuple[float, str, dict]] = []
-        self.script: dict[str, list[str]] = {}
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> RefsReplay:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def requests_to(self, path: str) -> list[tuple[float, str, dict]]:
-        return [r for r in self.log if r[1] == path]
+        super().__init__()
 
     def ecitmatch(self, bdata: str) -> bytes:
         out = []
@@ -73,43 +52,13 @@ class RefsReplay:
         empty = {"status": "ok", "message-type": "work-list", "message": {"items": []}}
         return json.dumps(empty).encode()
 
-    def _answer(self, path: str, q: dict) -> tuple[int, bytes]:
+    def _answer(self, path: str, q: dict) -> tuple[int, bytes, str]:
         if path == "/eutils/ecitmatch.cgi":
-            return 200, self.ecitmatch(q["bdata"][0])
+            return 200, self.ecitmatch(q["bdata"][0]), "text/plain"
         if path == "/eutils/esearch.fcgi":
-            return 200, self.esearch(q["term"][0])
+            return 200, self.esearch(q["term"][0]), "application/json"
         if path == "/eutils/esummary.fcgi":
-            return 200, self.esummary(q["id"][0].split(","))
+            return 200, self.esummary(q["id"][0].split(",")), "application/json"
         if path == "/crossref/works":
-            return 200, self.works(q["query.bibliographic"][0])
-        return 404, b"not found"
-
-    def _handler(self):
-        replay = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                url = urlparse(self.path)
-                query = parse_qs(url.query)
-                replay.log.append((time.monotonic(), url.path, query))
-                pending = replay.script.get(url.path) or []
-                act = pending.pop(0) if pending else ""
-                if act == "drop":
-                    self.close_connection = True
-                    return
-                if act in ("429", "503"):
-                    self.send_response(int(act))
-                    self.send_header("Retry-After", "0")
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                status, body = replay._answer(url.path, query)
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        return Handler
+            return 200, self.works(q["query.bibliographic"][0]), "application/json"
+        return 404, b"not found", "text/plain"
