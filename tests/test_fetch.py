@@ -19,6 +19,7 @@ from app.reporting import fetch_exit_code
 from core.settings import FetchSettings, Settings
 from index.fetch import fetch_ids
 from ingest import fetch as ncbi
+from ingest.download import RateLimiter
 from ingest.loaders import SUPPORTED
 from tests.conftest import shared_path
 from tests.ncbi_replay import NEJM, PONE, Replay
@@ -144,11 +145,44 @@ def _most_in_one_second(replay: Replay) -> int:
     return max(sum(1 for u in times if t <= u < t + 1.0) for t in times)
 
 
+class FakeClock:
+    """A clock that only moves when the limiter sleeps (or a request 'takes' time)."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_rate_limiter_spaces_request_starts_exactly():
+    clock = FakeClock()
+    limiter = RateLimiter(1.1 / 3, clock=clock, sleep=clock.sleep)
+    starts = []
+    for _ in range(10):
+        limiter.wait()
+        starts.append(clock.now)
+        clock.now += 0.01  # the request itself
+    gaps = [b - a for a, b in zip(starts, starts[1:])]
+    assert gaps == pytest.approx([1.1 / 3] * 9)
+    clock.now += 5.0  # idle: the next request goes at once
+    before = clock.now
+    limiter.wait()
+    assert clock.now == before
+
+
 def test_rate_limit_is_respected_without_and_with_an_api_key(tmp_path, replay):
+    """Against the live loopback server: never more than the limit in any second (3 without
+    a key, 10 with one). Exact spacing is checked on a fake clock above; here the machine's
+    load may only make requests slower, so only the bounds and the key's faster pace are
+    asserted."""
     ids = [str(31000000 + i) for i in range(12)]
     plain = settings_at(tmp_path / "a", replay.base, fetch_batch=1, fetch_full_text=False)
     fetch_ids(ids, plain, ingest=False)
-    assert len(replay.log) == 12 and _most_in_one_second(replay) == 3
+    assert len(replay.log) == 12 and _most_in_one_second(replay) <= 3
     assert min(_gaps(replay)) >= 0.3
     replay.log.clear()
     keyed = settings_at(
@@ -156,8 +190,8 @@ def test_rate_limit_is_respected_without_and_with_an_api_key(tmp_path, replay):
     )
     fetch_ids(ids, keyed, ingest=False)
     gaps = _gaps(replay)
-    assert len(replay.log) == 12 and _most_in_one_second(replay) == 10 and min(gaps) >= 0.09
-    assert max(gaps) < 0.3  # the key's higher limit is used, not the plain one
+    assert len(replay.log) == 12 and _most_in_one_second(replay) <= 10 and min(gaps) >= 0.09
+    assert min(gaps) < 0.3  # the key's higher limit is used, not the plain one
     assert all(q["api_key"] == ["KEY"] for _, _, q in replay.log)
 
 
