@@ -23,7 +23,7 @@ import numpy as np
 
 from core.settings import Settings, load_settings
 from eval.bench_bioasq import DEFAULT_CACHE, build_memory_index, evaluate_retriever, subset_corpus
-from eval.bioasq_data import golden_files, load_bioasq, subset
+from eval.bioasq_data import DEFAULT_DIR, golden_files, load_bioasq, subset
 from index.embed import load_embedder
 from index.manifest import Manifest, ModelInfo, bm25_params
 from index.milvus_build import connect, write_milvus_build
@@ -38,7 +38,10 @@ BENCH_BUILD = "bench-engines"
 def default_files() -> tuple[list[Path], list[Path]]:
     """(corpus files: all 7B-11B golden files, query files: the 11B ones)."""
     files = golden_files()
-    return files, [f for f in files if f.name.startswith("11B")]
+    queries = [f for f in files if f.name.startswith("11B")]
+    if not queries:
+        raise FileNotFoundError(f"{DEFAULT_DIR}: no BioASQ golden files (set BALA_SHARED)")
+    return files, queries
 
 
 def _query_inputs(queries: dict, settings: Settings) -> dict[str, tuple[np.ndarray, str]]:

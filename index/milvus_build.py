@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 
 import numpy as np
 import scipy.sparse as sp
@@ -46,7 +47,9 @@ def connect(uri: str, timeout: float = 5.0):
     try:
         from pymilvus import MilvusClient
 
-        client = MilvusClient(uri=uri, timeout=timeout)
+        # an alias of its own: pymilvus shares one connection per URI otherwise, and one
+        # client's close() would cut every other client's
+        client = MilvusClient(uri=uri, timeout=timeout, alias=f"bala-{uuid.uuid4().hex}")
         client.list_collections(timeout=timeout)
     except ImportError as exc:
         raise MilvusUnavailableError(f"Milvus engine needs pymilvus ({exc})") from exc
