@@ -81,9 +81,31 @@ def _milvus_part(chunks, vectors, settings: Settings, rank: _ranker, data) -> di
             rank.retriever = open_collection(client, server.uri, BENCH_BUILD, settings)
             rank(next(iter(queries.values())))  # the first search loads segments: not timed
             result = evaluate_retriever(rank, queries, qrels, corpus, doc_ids)
+            bm25 = _bm25_comparison(client, chunks, rank, data, settings)
             peak = _peak_rss_mb(server.pid)
             client.close()
-    return {"result": result, "write_s": write_s, "server_peak": peak}
+    return {"result": result, "write_s": write_s, "server_peak": peak, "bm25": bm25}
+
+
+def _bm25_comparison(client, chunks, rank: _ranker, data, settings: Settings) -> dict:
+    """BM25-only nDCG@10 of our BM25 and of Milvus's BM25 function, and their agreement."""
+    from eval.milvus_bm25_function import (
+        FunctionRanker,
+        OurRanker,
+        build_bm25_function_collection,
+    )
+
+    queries, qrels, corpus, doc_ids = data
+    build_bm25_function_collection(client, [c.text for c in chunks], settings)
+    runs: dict[str, dict] = {"ours": {}, "milvus_function": {}}
+    ours = OurRanker(rank.retriever, rank.inputs, runs["ours"])
+    theirs = FunctionRanker(client, rank.inputs, runs["milvus_function"])
+    scores = {
+        name: round(evaluate_retriever(r, queries, qrels, corpus, doc_ids)["ndcg@10"], 4)
+        for name, r in (("ours", ours), ("milvus_function", theirs))
+    }
+    same = sum(runs["ours"][t] == runs["milvus_function"].get(t) for t in runs["ours"])
+    return {"bm25_only_ndcg@10": scores, "top10_identical": same, "of": len(runs["ours"])}
 
 
 def _manifest(settings: Settings, n_rows: int, dim: int) -> Manifest:
@@ -167,6 +189,7 @@ def run_engines_bench(
             "milvus_server_peak_rss": milvus["server_peak"],
             "local_index_arrays": _local_index_mb(local),
         },
+        "bm25_ours_vs_milvus_function": milvus["bm25"],
         "ingest": None,  # ingest passages/s, single process vs Ray: filled by the Ray ingest
     }
 

@@ -36,6 +36,15 @@ from index.milvus_build import (
 from index.store import Store
 
 CHUNK_FIELDS = ["row", "chunk_id", "source_id", "text", "start", "end", "pages", "section"]
+MAX_ROWS_SEEN = 200_000  # about 330 MB of 384-d vectors at most; cleared when exceeded
+
+
+def _sparse(value) -> dict[int, float]:
+    """A sparse vector as pymilvus returns it (a dict, or a scipy row) as {term id: weight}."""
+    if isinstance(value, dict):
+        return {int(k): float(v) for k, v in value.items()}
+    row = value.tocsr()
+    return dict(zip(row.indices.tolist(), row.data.tolist()))
 
 
 def _quoted(values) -> str:
@@ -80,6 +89,10 @@ class MilvusIndex:
     hold: object | None = None
     timeout: float = 5.0
     _no_sources: dict = field(default_factory=dict)
+    # Each row's dense and BM25 vectors, kept as searches return them (a build never
+    # changes), so fusion and feedback need no further round trips.
+    _dense_seen: dict = field(default_factory=dict)
+    _sparse_seen: dict = field(default_factory=dict)
 
     @property
     def build_id(self) -> str:
@@ -105,7 +118,8 @@ class MilvusIndex:
                 f"Milvus at {self.uri} failed ({type(exc).__name__}: {exc})"
             ) from exc
 
-    def _search(self, field_name, data, n, where, params) -> list[tuple[int, float]]:
+    def _search(self, field_name, data, n, where, params, out=("dense",)) -> list[tuple]:
+        """Top-n (row, inner product); the rows' `out` vectors are kept for fusion."""
         if n <= 0:
             return []
         found = self._call(
@@ -116,14 +130,34 @@ class MilvusIndex:
             limit=n,
             filter=where,
             search_params={"metric_type": "IP", "params": params},
-            output_fields=[],
+            output_fields=list(out),
         )
+        self._remember([h["entity"] | {"row": h["id"]} for h in found[0]])
         hits = [(int(h["id"]), float(h["distance"])) for h in found[0]]
         return sorted(hits, key=lambda h: (-h[1], h[0]))
 
+    def _remember(self, entities: list[dict]) -> None:
+        for name, seen in (("dense", self._dense_seen), ("bm25", self._sparse_seen)):
+            if len(seen) > MAX_ROWS_SEEN:
+                seen.clear()
+            for e in entities:
+                if name in e:
+                    value = e[name]
+                    seen[int(e["row"])] = (
+                        np.asarray(value, dtype=np.float32) if name == "dense" else _sparse(value)
+                    )
+
+    def _seen(self, rows: list[int], name: str) -> list:
+        """Each row's dense or BM25 vector, fetching the rows not seen yet in one query."""
+        seen = self._dense_seen if name == "dense" else self._sparse_seen
+        missing = [r for r in rows if r not in seen]
+        if missing:
+            self._remember(list(self._rows(missing, ["row", name]).values()))
+        return [seen[r] for r in rows]
+
     def dense_search(self, query_vec, n: int, filters: Filters) -> list[tuple[int, float]]:
         vec = np.asarray(query_vec, dtype=np.float32).tolist()
-        return self._search("dense", vec, n, filter_expression(filters), {})
+        return self._search("dense", vec, n, filter_expression(filters), {}, ("dense", "bm25"))
 
     def _query_vector(self, query: str) -> dict[int, float]:
         counts = Counter(self.vocab[t] for t in tokenize(query) if t in self.vocab)
@@ -138,12 +172,16 @@ class MilvusIndex:
         return [(r, s) for r, s in hits if s > 0]
 
     def lexical_scores(self, query: str, rows: list[int]) -> dict[int, float]:
-        scores = {int(r): 0.0 for r in rows}
+        """The inner product of the query's term counts with each row's stored BM25 vector
+        (what the BM25 search ranks by), in float32 as Milvus sums it."""
         vec = self._query_vector(query)
-        if vec and rows:
-            where = f"row in {sorted(scores)}"
-            params = {"drop_ratio_search": 0.0}
-            scores.update(self._search("bm25", vec, len(scores), where, params))
+        if not vec or not rows:
+            return {int(r): 0.0 for r in rows}
+        scores = {}
+        for row, sparse in zip(rows, self._seen([int(r) for r in rows], "bm25")):
+            terms = [t for t in vec if t in sparse]
+            weights = np.array([sparse[t] * vec[t] for t in terms], dtype=np.float32)
+            scores[int(row)] = float(weights.sum(dtype=np.float32))
         return scores
 
     def _rows(self, rows: list[int], fields: list[str]) -> dict[int, dict]:
@@ -159,10 +197,9 @@ class MilvusIndex:
         return by_row
 
     def vectors(self, rows: list[int]) -> np.ndarray:
-        by_row = self._rows(rows, ["row", "dense"])
         if not rows:
             return np.zeros((0, self.manifest.model.dim), dtype=np.float32)
-        return np.array([by_row[r]["dense"] for r in rows], dtype=np.float32)
+        return np.stack(self._seen([int(r) for r in rows], "dense"))
 
     def chunks(self, rows: list[int]) -> list[Chunk]:
         by_row = self._rows(rows, CHUNK_FIELDS)
