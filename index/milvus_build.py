@@ -240,6 +240,19 @@ def publish_build(client, manifest: Manifest) -> None:
     put_meta(client, POINTER_KEY, manifest.build_id)
     keep = {name} | ({collection_name(previous)} if previous else set())
     builds = sorted(c for c in client.list_collections() if c.startswith("bala_") and c != META)
-    for old in builds[: max(0, len(builds) - KEEP_COLLECTIONS)]:
-        if old not in keep:
-            client.drop_collection(old)
+    dropped = {old for old in builds[: max(0, len(builds) - KEEP_COLLECTIONS)] if old not in keep}
+    for old in dropped:
+        client.drop_collection(old)
+    _forget(client, dropped)
+
+
+def _forget(client, dropped: set[str]) -> None:
+    """Delete the meta records (manifest, vocabulary) of builds whose collection is gone."""
+    if not dropped:
+        return
+    heads = client.query(META, filter='key like "manifest:%"', output_fields=["key"])
+    for head in heads:
+        build_id = head["key"].split(":", 1)[1].split("#", 1)[0]
+        if collection_name(build_id) in dropped:
+            for kind in ("manifest", "terms"):
+                client.delete(META, filter=f'key like "{kind}:{build_id}%"')

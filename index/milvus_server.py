@@ -78,3 +78,27 @@ def lite_server(db_path: Path, port: int | None = None) -> Iterator[LiteServer]:
     finally:
         _stop(proc)
         server.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m index.milvus_server DB [PORT]`: serve a milvus-lite engine on loopback until
+    interrupted (to try BALA_ENGINE=milvus without a Milvus deployment)."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if not args:
+        print("usage: python -m index.milvus_server DB_FILE [PORT]", file=sys.stderr)
+        return 2
+    port = int(args[1]) if len(args) > 1 else 19530
+    with lite_server(Path(args[0]), port) as server:
+        print(f"milvus-lite serving {args[0]} at {server.uri} (pid {server.pid})", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            return 0
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -67,6 +67,16 @@ def test_an_interrupted_publish_keeps_the_previous_build_serving_and_resumes(
     assert {collection_name(first.build_id), collection_name(second.build_id)} <= names
 
 
+def test_publishing_keeps_the_previous_build_and_drops_older_ones(milvus_client):
+    ids = [f"2026010{d}T000000Z-b{d}" for d in (1, 2, 3)]
+    for build_id in ids:
+        _write(milvus_client, build_id)
+    names = {n for n in milvus_client.list_collections() if n != milvus_build.META}
+    assert names == {collection_name(ids[1]), collection_name(ids[2])}
+    assert milvus_build.get_meta(milvus_client, f"manifest:{ids[0]}") is None
+    assert milvus_build.get_meta(milvus_client, f"terms:{ids[1]}") is not None
+
+
 def _milvus_settings(tmp_path, uri: str):
     from core.settings import load_settings
 
