@@ -90,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m index.milvus_server DB_FILE [PORT]", file=sys.stderr)
         return 2
     port = int(args[1]) if len(args) > 1 else 19530
+    for signum in (signal.SIGINT, signal.SIGTERM):  # stop the engine (a background job
+        signal.signal(signum, signal.default_int_handler)  # ignores SIGINT by default)
     with lite_server(Path(args[0]), port) as server:
         print(f"milvus-lite serving {args[0]} at {server.uri} (pid {server.pid})", flush=True)
         try:
