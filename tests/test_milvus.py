@@ -162,3 +162,20 @@ def test_status_names_the_milvus_engine(milvus_client, milvus_uri, tmp_path, mon
     milvus_client.drop_collection(collection_name(status["milvus"]["build_id"]))
     assert main(["status", "--index", index]) == 1  # the build Milvus points to is gone
     assert f"milvus at {milvus_uri}: unavailable" in capsys.readouterr().out
+
+
+def test_the_app_shows_a_milvus_failure_as_the_questions_error(settings_for):
+    """The loaded engine stays (nothing is reset); the question's entry carries the message
+    that names the URI, shown in place of an answer."""
+    from app import streamlit_app
+    from index.filters import Filters
+    from index.milvus_build import MilvusUnavailableError
+
+    message = "Milvus at http://127.0.0.1:1 failed (MilvusException: connection refused)"
+
+    class MilvusDown:
+        def ask(self, question, filters=None):
+            raise MilvusUnavailableError(message)
+
+    entry = streamlit_app.ask(MilvusDown(), settings_for(), "After blinatumomab?", Filters(), None)
+    assert entry["error"] == message and entry["answer"] is None
