@@ -60,7 +60,7 @@ def _coverage(index_dir: str, build_id: str) -> list[dict]:
 
 def render_reference_coverage(engine) -> None:
     """Sidebar: cited / in library / missing for each indexed work with a reference list."""
-    rows = _coverage(str(engine.settings.index_dir), engine.loaded.build_id)
+    rows = _coverage(str(engine.settings.index_dir), engine.retriever.build_id)
     if not rows:
         return
     st.header("Reference coverage")

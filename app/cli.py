@@ -113,14 +113,14 @@ def cmd_ask(args) -> int:
 
     engine = get_engine(settings)
     answer = answer_question(args.question, settings, k=args.k, filters=filters)
-    if engine.loaded.warning:
-        print(f"bala: warning: {engine.loaded.warning}", file=sys.stderr)
+    if engine.retriever.warning:
+        print(f"bala: warning: {engine.retriever.warning}", file=sys.stderr)
     for target in args.export or []:
         from app.engine.citations import export_answer
 
         Path(target).write_text(export_answer(answer, Path(target).suffix), encoding="utf-8")
     if args.json:
-        _print_json({**answer.to_json(), "index_warning": engine.loaded.warning})
+        _print_json({**answer.to_json(), "index_warning": engine.retriever.warning})
     else:
         emit(format_answer(answer))
     return EXIT_OK
@@ -230,10 +230,10 @@ def engine_functions(settings):
     return EngineFunctions(
         ask=lambda q: engine.ask(q).to_json(),
         rank_sources=lambda q: [h.chunk.source_id for h in engine.retrieve(q, k=50)],
-        stored_slice=engine.loaded.store.stored_slice,
-        build_id=engine.loaded.build_id,
+        stored_slice=engine.retriever.catalogue.stored_slice,
+        build_id=engine.retriever.build_id,
         evidence=lambda q: _evidence_json(engine.evidence(q)),
-        source_ids=lambda: set(engine.loaded.store.sources),
+        source_ids=lambda: set(engine.retriever.sources),
         answer_settings=settings.answer,
         candidates=lambda q: [
             {"text": c.text, "hit_rank": c.hit_rank} for c in engine.candidates(q)

@@ -53,8 +53,7 @@ def format_status(status: dict, sources: bool = False) -> str:
         model = status["model"]
         lines += [
             f"build     {status['build_id']} ({status['created_at']})",
-            f"engine    {status.get('engine', 'local')}: FAISS {status['faiss'].get('type', '?')}"
-            " + BM25 + SQLite",
+            _engine_line(status),
             f"model     {model['id']} [{model['backend']}, dim {model['dim']}]",
         ]
     if "totals" in status:
@@ -69,6 +68,18 @@ def format_status(status: dict, sources: bool = False) -> str:
             for s in status["sources"]
         ]
     return "\n".join(lines)
+
+
+def _engine_line(status: dict) -> str:
+    milvus = status.get("milvus")
+    if milvus is None:
+        return f"engine    local: FAISS {status['faiss'].get('type', '?')} + BM25 + SQLite"
+    if not milvus["ok"]:
+        return f"engine    milvus at {milvus['uri']}: unavailable"
+    return (
+        f"engine    milvus at {milvus['uri']}: collection {milvus['collection']} "
+        f"(build {milvus['build_id']}, {milvus['rows']} passages) + SQLite catalogue"
+    )
 
 
 def _holdings(totals: dict) -> list[str]:

@@ -38,7 +38,9 @@ from app.views import answer_from_json, describe_filters, label_options, passage
 from core.settings import Settings, load_settings
 from index.layout import IndexMissingError, current_build, feedback_path
 from index.manifest import IndexMismatchError
+from index.milvus_build import MilvusUnavailableError
 from index.retrieve import Filters
+from index.retriever import describe_engine
 from index.store import read_rows_of
 
 EXAMPLES = (
@@ -73,6 +75,8 @@ def engine_or_instructions(settings: Settings) -> Engine | None:
     build = current_build(settings.index_dir)
     try:
         return load_engine(str(settings.index_dir), str(build.resolve()) if build else "")
+    except MilvusUnavailableError as exc:
+        st.error(escape_markdown(str(exc)))  # names the URI; reload once Milvus is back
     except (IndexMissingError, IndexMismatchError) as exc:
         kind = "No index" if isinstance(exc, IndexMissingError) else "Unusable index"
         st.warning(f"**{kind}** at {escape_markdown(str(settings.index_dir))}")
@@ -92,28 +96,29 @@ def engine_or_instructions(settings: Settings) -> Engine | None:
 
 def render_index_summary(engine: Engine) -> None:
     """Sources, passages, build id/date and model of the loaded build."""
-    sources = engine.loaded.store.sources.values()
+    sources = engine.retriever.sources.values()
     kinds: dict[str, int] = {}
     for s in sources:
         kinds[s.kind] = kinds.get(s.kind, 0) + 1
-    manifest = engine.loaded.manifest
+    manifest = engine.retriever.manifest
     st.header("Indexed library")
-    st.markdown(f"**{len(sources)}** sources \u00b7 **{len(engine.loaded.store.chunks)}** passages")
+    st.markdown(f"**{len(sources)}** sources \u00b7 **{engine.retriever.count()}** passages")
     st.caption(" \u00b7 ".join(f"{kind.title()}s: {n}" for kind, n in sorted(kinds.items())))
-    st.caption(f"Build {escape_markdown(engine.loaded.build_id)}")
+    st.caption(f"Build {escape_markdown(engine.retriever.build_id)}")
+    st.caption(f"Engine: {escape_markdown(describe_engine(engine.retriever))}")
     st.caption(f"Built {escape_markdown(manifest.created_at)}")
     st.caption(
         f"Model {escape_markdown(manifest.model.id)} ({escape_markdown(manifest.model.backend)})"
     )
-    if engine.loaded.warning:
-        st.warning(escape_markdown(engine.loaded.warning))
+    if engine.retriever.warning:
+        st.warning(escape_markdown(engine.retriever.warning))
 
 
 def render_filters(engine: Engine) -> Filters:
     """Source-type and publication-year filters for retrieval."""
     st.header("Filters")
     choice = st.radio("Source type", list(KIND_CHOICES), key="kind_filter")
-    years = sorted({s.year for s in engine.loaded.store.sources.values() if s.year})
+    years = sorted({s.year for s in engine.retriever.sources.values() if s.year})
     year_min = year_max = None
     if len(years) > 1:
         lo, hi = st.slider(
@@ -139,7 +144,7 @@ def render_filters(engine: Engine) -> Filters:
 def render_label_filters(engine: Engine) -> tuple:
     """Study design, population and disease filters (the CLI's `ask --design/--population/
     --disease`), offering the labels the library's sources carry; None = no restriction."""
-    options = label_options(engine.loaded.store.sources.values())
+    options = label_options(engine.retriever.sources.values())
     names = {"design": "Study design", "population": "Population", "disease": "Disease"}
     chosen = []
     for key, values in options.items():
@@ -187,20 +192,22 @@ def quote_places(engine: Engine, answer: Answer) -> tuple[list[Context | None], 
     """The stored text around each quote, and where its passage is in words (page, section);
     read once, when the answer is made."""
     docs: dict = {}
-    rows = read_rows_of(engine.loaded.store.path, [q.chunk_id for q in answer.quotes if q.chunk_id])
+    rows = read_rows_of(
+        engine.retriever.catalogue.path, [q.chunk_id for q in answer.quotes if q.chunk_id]
+    )
     contexts: list[Context | None] = []
     locations: list[str] = []
     for q in answer.quotes:
         try:
             if q.source_id not in docs:
-                docs[q.source_id] = engine.loaded.store.document(q.source_id)
+                docs[q.source_id] = engine.retriever.catalogue.document(q.source_id)
             doc = docs[q.source_id]
             contexts.append(context_window(doc.text, q.start, q.end))
             pages = doc.pages_for(q.start, q.end)
         except KeyError:
             contexts.append(None)
             pages = ()
-        chunk = engine.loaded.store.chunks[rows[q.chunk_id]] if q.chunk_id in rows else None
+        chunk = engine.retriever.chunks([rows[q.chunk_id]])[0] if q.chunk_id in rows else None
         locations.append(passage_location(pages, chunk.section if chunk else ""))
     return contexts, locations
 
@@ -228,6 +235,9 @@ def ask(engine: Engine, settings: Settings, question: str, filters: Filters, use
         answer = engine.ask(masked, filters=filters)
         contexts, locations = quote_places(engine, answer)
         entry.update(answer=answer, contexts=contexts, locations=locations)
+    except MilvusUnavailableError as exc:  # the engine and the history stay as they were
+        entry.update(error=str(exc))
+        return entry
     except Exception:  # noqa: BLE001 - any failure must reach the user as a message only
         print(f"bala app: answering {masked!r} failed", file=sys.stderr)
         traceback.print_exc(file=sys.stderr)

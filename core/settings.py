@@ -57,6 +57,12 @@ class IndexSettings(_Frozen):
     # a change rebuilds the index). Tuned on BioASQ 7B-9B; see index/retrieve.py.
     bm25_k1: float = 0.5
     bm25_b: float = 0.5
+    # The search engine that serves queries (index/retriever.py): "local" = FAISS + bm25s +
+    # SQLite in the index directory; "milvus" = a Milvus collection per build at milvus_uri
+    # (`bala ingest` then also writes it). docs/engines.md.
+    engine: Literal["local", "milvus"] = "local"
+    milvus_uri: str = "http://127.0.0.1:19530"
+    milvus_timeout_s: float = 5.0  # connecting and each call; unreachable -> a clear error
 
 
 class RetrieveSettings(_Frozen):

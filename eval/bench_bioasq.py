@@ -21,6 +21,7 @@ from eval.metrics import mrr_at_k, ndcg_at_k, percentiles, recall_at_k
 from index.dense import build_faiss
 from index.embed import EmbeddingCache, embed_cached, load_embedder, model_key
 from index.lexical import Bm25Index
+from index.loaded import LoadedIndex
 from index.retrieve import search
 
 RETRIEVERS = ("bm25", "dense", "hybrid")
@@ -44,9 +45,8 @@ def build_memory_index(corpus: dict, settings: Settings, cache_path: Path) -> tu
     faiss_index = build_faiss(vectors, "flat")
     bm25 = Bm25Index.build(texts, settings.index.bm25_k1, settings.index.bm25_b)
     index_s = time.perf_counter() - started
-    loaded = SimpleNamespace(
-        faiss_index=faiss_index, bm25=bm25, store=SimpleNamespace(chunks=chunks, sources={})
-    )
+    store = SimpleNamespace(chunks=chunks, sources={})  # what search reads of a store
+    loaded = LoadedIndex(Path("(memory)"), None, store, faiss_index, bm25)
     timings = {"embed_s": embed_s, "embedded": computed, "index_s": index_s}
     return loaded, doc_ids, timings
 

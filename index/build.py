@@ -163,7 +163,25 @@ def _settings_changed(manifest: Manifest | None, settings: Settings) -> bool:
 def ingest_paths(
     paths: list[Path], settings: Settings, prune: bool = False, progress: bool = False
 ) -> IngestReport:
-    """Ingest files/folders into the index at `settings.index_dir` (incremental, atomic)."""
+    """Ingest files/folders into the index at `settings.index_dir` (incremental, atomic);
+    with engine=milvus, Milvus is checked first and the live build then written and published
+    there too (index/milvus_sync.py)."""
+    if settings.index.engine != "milvus":
+        return _ingest_local(paths, settings, prune, progress)
+    from index.milvus_build import connect
+    from index.milvus_sync import sync_live_build
+
+    client = connect(settings.index.milvus_uri, settings.index.milvus_timeout_s)
+    try:
+        report = _ingest_local(paths, settings, prune, progress)
+        if report.build_id:
+            sync_live_build(settings, client)
+        return report
+    finally:
+        client.close()
+
+
+def _ingest_local(paths: list[Path], settings: Settings, prune: bool, progress: bool):
     report = IngestReport()
     index_dir = settings.index_dir
     with layout.writer_lock(index_dir):

@@ -6,10 +6,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import faiss
+import numpy as np
 
 from core.settings import Settings
+from core.types import Chunk, Source
 from index import dense, layout
-from index.lexical import Bm25Index
+from index.filters import Filters
+from index.lexical import Bm25Index, idf_table, top_k
 from index.manifest import (
     IndexDamagedError,
     IndexMismatchError,
@@ -37,10 +40,65 @@ class LoadedIndex:
     bm25: Bm25Index
     warning: str = ""
     hold: object | None = None
+    engine: str = "local"
+    _last_scores: tuple[str, np.ndarray] | None = None  # one query's BM25 scores, reused
 
     @property
     def build_id(self) -> str:
         return self.manifest.build_id
+
+    @property
+    def catalogue(self) -> Store:
+        return self.store
+
+    @property
+    def sources(self) -> dict[str, Source]:
+        return self.store.sources
+
+    def count(self) -> int:
+        return int(self.faiss_index.ntotal)
+
+    def allowed_rows(self, filters: Filters) -> np.ndarray | None:
+        """Rows whose source passes the filters, or None when nothing is filtered."""
+        if filters.is_empty():
+            return None
+        keep = {sid for sid, s in self.store.sources.items() if filters.source_passes(s)}
+        return self.store.rows_of_sources(keep)
+
+    def dense_search(self, query_vec, n: int, filters: Filters) -> list[tuple[int, float]]:
+        return dense.search_faiss(self.faiss_index, query_vec, n, self.allowed_rows(filters))
+
+    def _scores(self, query: str) -> np.ndarray:
+        last = self._last_scores
+        if last is not None and last[0] == query:
+            return last[1]
+        scores = self.bm25.scores(query)
+        self._last_scores = (query, scores)
+        return scores
+
+    def lexical_search(self, query: str, n: int, filters: Filters) -> list[tuple[int, float]]:
+        scores = self._scores(query)
+        rows = self.allowed_rows(filters)
+        if rows is not None:
+            mask = np.zeros(len(scores), dtype=bool)
+            mask[rows] = True
+            scores = np.where(mask, scores, 0.0)
+        return top_k(scores, n)
+
+    def lexical_scores(self, query: str, rows: list[int]) -> dict[int, float]:
+        scores = self._scores(query)
+        return {int(r): float(scores[r]) for r in rows}
+
+    def vectors(self, rows: list[int]) -> np.ndarray:
+        if not rows:
+            return np.zeros((0, self.faiss_index.d), dtype=np.float32)
+        return np.stack([self.faiss_index.reconstruct(int(r)) for r in rows])
+
+    def chunks(self, rows: list[int]) -> list[Chunk]:
+        return [self.store.chunks[int(r)] for r in rows]
+
+    def idf(self) -> dict[str, float]:
+        return idf_table(self.bm25)
 
     def close(self) -> None:
         self.store.close()

@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense (FAISS) and BM25 candidates, fused, with dense feedback.
+"""Hybrid retrieval: dense and BM25 candidates of any `Retriever`, fused, with dense feedback.
 
 Candidates: the union of the top `candidates` rows of each retriever. Fusion (a setting):
 - `convex` (default): score = w_dense * cosine + w_bm25 * bm25 / max_bm25, where max_bm25 is
@@ -27,44 +27,11 @@ import numpy as np
 
 from core.settings import RetrieveSettings
 from core.types import Chunk
-from index.dense import search_faiss
-from index.lexical import top_k
-from index.loaded import LoadedIndex
+from index.filters import Filters
 from index.normalize import normalize_query
+from index.retriever import Retriever
 
-
-@dataclass(frozen=True)
-class Filters:
-    """Optional restrictions; None means no restriction."""
-
-    source_ids: frozenset[str] | None = None
-    year_min: int | None = None
-    year_max: int | None = None
-    kinds: frozenset[str] | None = None  # review | article | other
-    # Evidence labels (names in ingest/labels.py); a source passes when it has one of them.
-    designs: frozenset[str] | None = None
-    populations: frozenset[str] | None = None
-    diseases: frozenset[str] | None = None
-
-    def is_empty(self) -> bool:
-        plain = (self.source_ids, self.year_min, self.year_max, self.kinds)
-        return all(v is None for v in plain) and self.labels_empty()
-
-    def labels_empty(self) -> bool:
-        return self.designs is None and self.populations is None and self.diseases is None
-
-    def passes_labels(self, source) -> bool:
-        """Whether a source has one of the asked designs, populations and diseases ("both"
-        passes a pediatric or adult filter)."""
-        if self.designs is not None and source.design not in self.designs:
-            return False
-        if self.populations is not None:
-            allowed = set(self.populations)
-            if allowed & {"pediatric", "adult"}:
-                allowed.add("both")
-            if source.population not in allowed:
-                return False
-        return self.diseases is None or bool(set(source.diseases) & self.diseases)
+__all__ = ["Filters", "Hit", "hybrid_search", "search"]
 
 
 @dataclass(frozen=True)
@@ -114,47 +81,14 @@ def feedback_vector(
     return (moved / np.linalg.norm(moved)).astype(np.float32)
 
 
-def allowed_rows(loaded: LoadedIndex, filters: Filters) -> np.ndarray | None:
-    """Rows whose source passes the filters, or None when nothing is filtered."""
-    if filters.is_empty():
-        return None
-    keep = set()
-    for sid, source in loaded.store.sources.items():
-        if filters.source_ids is not None and sid not in filters.source_ids:
-            continue
-        if filters.kinds is not None and source.kind not in filters.kinds:
-            continue
-        if not filters.labels_empty() and not filters.passes_labels(source):
-            continue
-        year = source.year
-        if filters.year_min is not None and (year is None or year < filters.year_min):
-            continue
-        if filters.year_max is not None and (year is None or year > filters.year_max):
-            continue
-        keep.add(sid)
-    return loaded.store.rows_of_sources(keep)
+def allowed_rows(loaded, filters: Filters) -> np.ndarray | None:
+    """Rows of a local index whose source passes the filters (None: nothing filtered)."""
+    return loaded.allowed_rows(filters)
 
 
-def dense_search(loaded, query_vec, n, rows=None) -> list[tuple[int, float]]:
-    return search_faiss(loaded.faiss_index, query_vec, n, rows)
-
-
-def bm25_scores(loaded, lexical_query, rows=None) -> np.ndarray:
-    """BM25 score of every row (zero outside `rows` when given)."""
-    scores = loaded.bm25.scores(lexical_query)
-    if rows is not None:
-        mask = np.zeros(len(scores), dtype=bool)
-        mask[rows] = True
-        scores = np.where(mask, scores, 0.0)
-    return scores
-
-
-def bm25_search(loaded, lexical_query, n, rows=None) -> list[tuple[int, float]]:
-    return top_k(bm25_scores(loaded, lexical_query, rows), n)
-
-
-def _fuse(loaded, query_vec, dense, scores, settings: RetrieveSettings) -> list[tuple[int, float]]:
-    lexical = top_k(scores, max(settings.candidates, 1))
+def _fuse(
+    retriever: Retriever, query_vec, dense, lexical, query: str, settings: RetrieveSettings
+) -> list[tuple[int, float]]:
     if settings.fusion == "rrf":
         return rrf_fuse(
             {"dense": [r for r, _ in dense], "bm25": [r for r, _ in lexical]},
@@ -162,49 +96,52 @@ def _fuse(loaded, query_vec, dense, scores, settings: RetrieveSettings) -> list[
             settings.rrf_k,
         )
     cosines = dict(dense)
-    for row, _ in lexical:  # BM25-only candidates need their cosine too
-        if row not in cosines:
-            cosines[row] = float(loaded.faiss_index.reconstruct(row) @ query_vec)
-    bm25 = {row: float(scores[row]) for row in cosines}
-    max_bm25 = float(scores.max()) if len(scores) else 0.0
+    missing = [row for row, _ in lexical if row not in cosines]
+    if missing:  # BM25-only candidates need their cosine too
+        for row, vec in zip(missing, retriever.vectors(missing)):
+            cosines[row] = float(vec @ query_vec)
+    bm25 = dict(lexical)
+    unscored = [row for row in cosines if row not in bm25]
+    bm25.update(retriever.lexical_scores(query, unscored) if unscored else {})
+    max_bm25 = lexical[0][1] if lexical else 0.0
     return convex_fuse(cosines, bm25, max_bm25, settings.dense_weight, settings.bm25_weight)
 
 
 def hybrid_search(
-    loaded: LoadedIndex,
+    retriever: Retriever,
     query_vec: np.ndarray,
     lexical_query: str,
     settings: RetrieveSettings,
     k: int | None = None,
     filters: Filters = Filters(),
 ) -> list[Hit]:
-    """Top-k hits of dense and BM25 fused, each hit explaining its parts."""
+    """Top-k hits of dense and BM25 fused, each hit explaining its parts (any engine)."""
     k = k or settings.k
-    rows = allowed_rows(loaded, filters)
     n = max(settings.candidates, k)
     cfg = settings.replace(candidates=n)
-    dense = dense_search(loaded, query_vec, n, rows)
-    scores = bm25_scores(loaded, lexical_query, rows)
-    fused = _fuse(loaded, query_vec, dense, scores, cfg)
+    dense = retriever.dense_search(query_vec, n, filters)
+    lexical = retriever.lexical_search(lexical_query, n, filters)
+    fused = _fuse(retriever, query_vec, dense, lexical, lexical_query, cfg)
     if settings.prf_docs > 0 and fused:
         top = fused[: settings.prf_docs]
         moved = feedback_vector(
             query_vec,
-            np.stack([loaded.faiss_index.reconstruct(r) for r, _ in top]),
+            retriever.vectors([r for r, _ in top]),
             np.array([s for _, s in top]),
             settings.prf_beta,
             settings.prf_temperature,
         )
-        dense = dense_search(loaded, moved, n, rows)
-        fused = _fuse(loaded, moved, dense, scores, cfg)
-    return _hits(loaded, fused[:k], dense, top_k(scores, n))
+        dense = retriever.dense_search(moved, n, filters)
+        fused = _fuse(retriever, moved, dense, lexical, lexical_query, cfg)
+    return _hits(retriever, fused[:k], dense, lexical)
 
 
-def _hits(loaded, fused, dense, lexical) -> list[Hit]:
+def _hits(retriever: Retriever, fused, dense, lexical) -> list[Hit]:
     dense_by_row = {r: (rank, s) for rank, (r, s) in enumerate(dense, start=1)}
     bm25_by_row = {r: (rank, s) for rank, (r, s) in enumerate(lexical, start=1)}
+    chunks = retriever.chunks([row for row, _ in fused])
     hits = []
-    for row, score in fused:
+    for (row, score), chunk in zip(fused, chunks):
         ranks = {}
         if row in dense_by_row:
             ranks["dense"] = dense_by_row[row][0]
@@ -212,7 +149,7 @@ def _hits(loaded, fused, dense, lexical) -> list[Hit]:
             ranks["bm25"] = bm25_by_row[row][0]
         hits.append(
             Hit(
-                chunk=loaded.store.chunks[row],
+                chunk=chunk,
                 row=row,
                 score=score,
                 dense_score=dense_by_row.get(row, (None, None))[1],
@@ -224,7 +161,7 @@ def _hits(loaded, fused, dense, lexical) -> list[Hit]:
 
 
 def search(
-    loaded,
+    retriever: Retriever,
     embed: Callable[[list[str]], np.ndarray],
     question: str,
     settings: RetrieveSettings,
@@ -238,5 +175,5 @@ def search(
     """
     query = normalize_query(question)
     query_vec = embed([query.dense_text])[0]
-    hits = hybrid_search(loaded, query_vec, query.lexical_text, settings, k, filters)
+    hits = hybrid_search(retriever, query_vec, query.lexical_text, settings, k, filters)
     return hits, query_vec

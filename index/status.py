@@ -22,7 +22,11 @@ def index_status(settings: Settings, verify: bool = False) -> dict:
     there is none). `integrity.ok` is False when anything is wrong; the rest is what could be
     read."""
     build = layout.require_current_build(settings.index_dir)
-    status: dict = {"index_dir": str(settings.index_dir), "engine": "local", "build_id": build.name}
+    status: dict = {
+        "index_dir": str(settings.index_dir),
+        "engine": settings.index.engine,
+        "build_id": build.name,
+    }
     try:
         manifest = read_manifest(build / "manifest.json")
     except IndexMismatchError as exc:
@@ -38,8 +42,33 @@ def index_status(settings: Settings, verify: bool = False) -> dict:
     finally:
         loaded.close()
     checked = "sizes, counts and sha256 hashes" if verify else "sizes and counts"
+    if settings.index.engine == "milvus":
+        status["milvus"] = milvus_status(settings)
+        if not status["milvus"]["ok"]:
+            problems = [*problems, status["milvus"]["problem"]]
     status["integrity"] = {"ok": not problems, "checked": checked, "problems": problems}
     return status
+
+
+def milvus_status(settings: Settings) -> dict:
+    """What the Milvus engine serves (its live build, rows) or why it cannot."""
+    from index.milvus_index import open_milvus
+
+    uri = settings.index.milvus_uri
+    try:
+        served = open_milvus(settings)
+    except (layout.IndexMissingError, IndexMismatchError) as exc:
+        return {"uri": uri, "ok": False, "problem": str(exc)}
+    try:
+        return {
+            "uri": uri,
+            "ok": True,
+            "build_id": served.build_id,
+            "collection": served.collection,
+            "rows": served.count(),
+        }
+    finally:
+        served.close()
 
 
 def _damaged(problem: str, settings: Settings) -> dict:

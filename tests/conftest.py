@@ -44,3 +44,33 @@ def demo_index(tmp_path_factory):
     report = ingest_paths([corpus], settings)
     assert not report.failed, report.failed
     return settings
+
+
+@pytest.fixture(scope="session")
+def milvus_uri(tmp_path_factory):
+    """One milvus-lite server (Milvus's C++ engine) on a free loopback port for the session,
+    stopped by its PID at teardown; skips only where it cannot start here."""
+    from index.milvus_server import LiteServerError, lite_server
+
+    db = tmp_path_factory.mktemp("milvus") / "bala.db"
+    try:
+        server = lite_server(db)
+        running = server.__enter__()
+    except LiteServerError as exc:
+        pytest.skip(f"milvus-lite cannot start on this machine: {exc}")
+    try:
+        yield running.uri
+    finally:
+        server.__exit__(None, None, None)
+
+
+@pytest.fixture
+def milvus_client(milvus_uri):
+    """A client of the session's Milvus with no collections left by an earlier test."""
+    from index.milvus_build import connect
+
+    client = connect(milvus_uri)
+    for name in client.list_collections():
+        client.drop_collection(name)
+    yield client
+    client.close()

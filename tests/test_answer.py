@@ -73,7 +73,7 @@ def test_quotes_are_verbatim_slices_found_in_the_source_files(engine, source_tex
     answer = engine.ask(question)
     assert not answer.abstained, question
     assert answer.dropped_quotes == 0
-    store = engine.loaded.store
+    store = engine.retriever.catalogue
     for quote in answer.quotes:
         assert store.document(quote.source_id).text[quote.start : quote.end] == quote.text
         files = source_texts[quote.source_id]
@@ -130,7 +130,7 @@ def test_a_quote_whose_stored_text_changed_is_dropped_and_counted(engine, monkey
     question = QUESTIONS[0]
     before = engine.ask(question)
     victim = before.quotes[0].source_id
-    store = engine.loaded.store
+    store = engine.retriever.catalogue
     real = store.stored_slice
 
     def corrupted(source_id, start, end):

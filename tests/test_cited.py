@@ -65,12 +65,12 @@ class FakeEngine:
 
     def __init__(self):
         texts = {REVIEW: TEXT, "pmid:1": "Remission was durable in 81% of children."}
-        self.loaded = SimpleNamespace(store=FakeStore(texts), build_id="build-fake")
+        self.retriever = SimpleNamespace(catalogue=FakeStore(texts), build_id="build-fake")
 
     def ask(self, question, filters=None):
         (sid,) = filters.source_ids
         if sid == "pmid:1":
-            return _answer([Quote(self.loaded.store.texts[sid], sid, 0, 41, 2, 1, 0.9)])
+            return _answer([Quote(self.retriever.catalogue.texts[sid], sid, 0, 41, 2, 1, 0.9)])
         return _answer([], abstained=True)
 
 
@@ -96,7 +96,9 @@ def test_cited_works_are_listed_followed_and_labelled():
 
 def test_a_quote_that_is_not_an_exact_slice_is_never_shown():
     engine = FakeEngine()
-    engine.loaded.store.texts["pmid:1"] = "Something else entirely was stored for this paper."
+    engine.retriever.catalogue.texts["pmid:1"] = (
+        "Something else entirely was stored for this paper."
+    )
     quote = Quote(TEXT[S:E], REVIEW, S, E, 1, 1, 0.8)
     answer = cited.attach_cited_evidence(engine, "q", _answer([quote]))
     assert answer.cited_evidence[0].works[0].status == cited.NOT_SUPPORTING
@@ -164,10 +166,10 @@ def test_a_real_review_links_to_the_cited_papers_passage(cited_index):
     assert set(works) == {15, 16, 17, 18}
     assert works[15].status == cited.SUPPORTING and works[15].library_source_id == "pmid:21460024"
     q = works[15].quote
-    assert engine.loaded.store.stored_slice(q.source_id, q.start, q.end) == q.text
+    assert engine.retriever.catalogue.stored_slice(q.source_id, q.start, q.end) == q.text
     assert all(works[n].status == cited.NOT_IN_LIBRARY for n in (16, 17, 18))
     quote = answer.quotes[0]  # its citation marks are hidden from the display only
-    assert engine.loaded.store.stored_slice(review, quote.start, quote.end) == quote.text
+    assert engine.retriever.catalogue.stored_slice(review, quote.start, quote.end) == quote.text
     assert "15" in quote.text and quote.display_text and "15" not in quote.display_text
     assert answer.to_json()["quotes"][0]["display_text"] == quote.display_text
 

@@ -105,7 +105,7 @@ def _answer(quote) -> Answer:
 
 
 def test_answers_carry_exact_text_and_display_text_everywhere():
-    engine = SimpleNamespace(loaded=SimpleNamespace(store=_Store(GLUED), build_id="B1"))
+    engine = SimpleNamespace(retriever=SimpleNamespace(catalogue=_Store(GLUED), build_id="B1"))
     answer = cited.attach_cited_evidence(engine, "q?", _answer(_quote(GLUED)))
     (q,) = answer.quotes
     assert q.text == GLUED and "12,13" not in q.display_text

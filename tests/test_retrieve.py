@@ -6,6 +6,7 @@ checked on paper; BM25 runs the production tokenizer and bm25s over five short p
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -15,6 +16,7 @@ from core.settings import RetrieveSettings
 from core.types import Source, make_chunk
 from index.dense import build_faiss
 from index.lexical import Bm25Index
+from index.loaded import LoadedIndex
 from index.retrieve import Filters, convex_fuse, feedback_vector, hybrid_search, rrf_fuse
 
 TEXTS = [
@@ -51,17 +53,14 @@ NO_PRF = RetrieveSettings(prf_docs=0)
 def tiny():
     chunks = [make_chunk(s, t, 0, len(t)) for s, t in zip(SOURCES, TEXTS)]
     sources = {s: Source(s, year=y) for s, y in zip(SOURCES, YEARS)}
-    return SimpleNamespace(
-        faiss_index=build_faiss(VECTORS, "flat"),
-        bm25=Bm25Index.build(TEXTS),
-        store=SimpleNamespace(
-            chunks=chunks,
-            sources=sources,
-            rows_of_sources=lambda keep: np.asarray(
-                [i for i, c in enumerate(chunks) if c.source_id in keep], dtype=np.int64
-            ),
+    store = SimpleNamespace(
+        chunks=chunks,
+        sources=sources,
+        rows_of_sources=lambda keep: np.asarray(
+            [i for i, c in enumerate(chunks) if c.source_id in keep], dtype=np.int64
         ),
     )
+    return LoadedIndex(Path("."), None, store, build_faiss(VECTORS, "flat"), Bm25Index.build(TEXTS))
 
 
 def _rows(hits):

@@ -25,9 +25,8 @@ from app.engine.scorer import rescore
 from core.abstain import ANSWER, NO_ANSWER, Strength, decide
 from core.settings import AnswerSettings, Settings
 from index.embed import Embedder, load_embedder
-from index.lexical import idf_table
-from index.loaded import LoadedIndex, open_index
 from index.retrieve import Filters, Hit, search
+from index.retriever import Retriever, open_retriever
 
 CLOSEST_SHOWN = 3
 
@@ -50,13 +49,13 @@ class Evidence:
 
 
 class Engine:
-    """A loaded index, the embedding model and the answer scorer; thread-safe."""
+    """A retriever (any engine), the embedding model and the answer scorer; thread-safe."""
 
-    def __init__(self, settings: Settings, loaded: LoadedIndex | None = None, embedder=None):
+    def __init__(self, settings: Settings, retriever: Retriever | None = None, embedder=None):
         self.settings = settings
-        self.loaded = loaded or open_index(settings)
+        self.retriever = retriever or open_retriever(settings)
         self.embedder: Embedder = embedder or load_embedder(settings.index)
-        self.idf = idf_table(self.loaded.bm25)
+        self.idf = self.retriever.idf()
         self.scorer = _load_scorer(settings.answer)
         self._lock = threading.Lock()
         self._model = self.scorer  # the model `_score` applies (features() swaps in none)
@@ -74,7 +73,7 @@ class Engine:
         return self._retrieve(question, k, filters)[0]
 
     def _retrieve(self, question: str, k: int | None, filters: Filters):
-        return search(self.loaded, self.embed, question, self.settings.retrieve, k, filters)
+        return search(self.retriever, self.embed, question, self.settings.retrieve, k, filters)
 
     def ask(self, question: str, k: int | None = None, filters: Filters = Filters()) -> Answer:
         timings: dict[str, float] = {}
@@ -140,7 +139,7 @@ class Engine:
         return Evidence(tuple(scored), _strength(scored, best_cos))
 
     def _context(self, hit: Hit) -> str:
-        return f"{self.loaded.store.sources[hit.chunk.source_id].title}\n{hit.chunk.text}"
+        return f"{self.retriever.sources[hit.chunk.source_id].title}\n{hit.chunk.text}"
 
     def _score(self, query: Query, query_vec, hits: list[Hit], model) -> list[Scored]:
         """Candidate sentences scored: legacy blend first, then the answer model on top.
@@ -156,7 +155,7 @@ class Engine:
         if not cands:
             return []
         rows = {h.chunk.chunk_id: h.row for h in hits}
-        vectors = {cid: self.loaded.faiss_index.reconstruct(row) for cid, row in rows.items()}
+        vectors = dict(zip(rows, self.retriever.vectors(list(rows.values()))))
         cosines = np.array([float(vectors[c.chunk_id] @ query_vec) for c in cands])
         legacy = score_candidates(cands, cosines, set(query.terms), self.idf, cfg.lexical_weight)
         if model is None:
@@ -171,7 +170,7 @@ class Engine:
     def _compose(self, query: Query, scored: list[Scored]) -> Answer | None:
         picked = choose_quotes(scored, self.settings.answer, self.scorer is not None)
         quotes, numbers, dropped = [], {}, 0
-        store = self.loaded.store
+        store = self.retriever.catalogue
         for s in picked:
             c = s.candidate
             text = c.text or store.document(c.source_id).text[c.start : c.end]
@@ -204,7 +203,7 @@ class Engine:
             message,
             tuple(quotes),
             sources,
-            self.loaded.build_id,
+            self.retriever.build_id,
             dropped_quotes=dropped,
         )
 
@@ -216,7 +215,7 @@ class Engine:
             if len(closest) == CLOSEST_SHOWN:
                 break
         sources = tuple(
-            CitedSource(i, self.loaded.store.sources[sid], supporting=False)
+            CitedSource(i, self.retriever.sources[sid], supporting=False)
             for i, sid in enumerate(closest, start=1)
         )
         no_answer = verdict == NO_ANSWER or (verdict == ANSWER)  # ANSWER: every quote failed
@@ -226,7 +225,7 @@ class Engine:
             NO_ANSWER_MESSAGE if no_answer else ABSTAIN_MESSAGE,
             (),
             sources,
-            self.loaded.build_id,
+            self.retriever.build_id,
             missing_terms=ev.strength.missing_in_library,
             reason=NO_ANSWER if no_answer else "off-topic",
             mentioned_terms=ev.strength.missing_in_retrieved,

@@ -101,11 +101,11 @@ def _resolved(engine, source_id: str) -> dict[int, tuple[Reference, object]]:
     """{n: (reference, resolution)} of a citing work, resolved once per build."""
     from index.resolve import resolve_references
 
-    key = (engine.loaded.build_id, source_id)
+    key = (engine.retriever.build_id, source_id)
     with _cache_lock:
         if key in _cache:
             return _cache[key]
-    store = engine.loaded.store
+    store = engine.retriever.catalogue
     refs, _ = store.references_of(source_id)
     found = resolve_references(refs, store.sources.values(), exclude=source_id)
     table = {r.n: (r, res) for r, res in zip(refs, found)}
@@ -129,7 +129,7 @@ def _follow(engine, question: str, ref: Reference, res) -> CitedWork:
     base = dict(n=ref.n, label=label_of(ref), reference_text=ref.text, pmid=ref.pmid, doi=ref.doi)
     if res is None or res.source_id is None:
         return CitedWork(**base, status=NOT_IN_LIBRARY)
-    sid, store = res.source_id, engine.loaded.store
+    sid, store = res.source_id, engine.retriever.catalogue
     base.update(library_source_id=sid, match_score=res.score, source=store.sources.get(sid))
     token = _inside.set(True)
     try:
@@ -171,7 +171,7 @@ def attach_cited_evidence(engine, question: str, answer):
     filled for quotes from sentences that cite works."""
     if not answer.quotes:
         return answer
-    store = engine.loaded.store
+    store = engine.retriever.catalogue
     answer = replace(answer, quotes=with_display_texts(store, answer.quotes))
     if answer.abstained or _inside.get():
         return answer
