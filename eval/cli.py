@@ -171,6 +171,7 @@ BENCH_MODULES = (
     "eval.pdf_fidelity",
     "eval.bench_medline",
     "eval.bench_refs",
+    "eval.bench_ray",
 )
 
 
