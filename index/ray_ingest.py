@@ -19,6 +19,7 @@ import logging
 import math
 import os
 import pickle
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -56,6 +57,8 @@ def ray_session(address: str | None = None, cpus: int | None = None):
     if ray.is_initialized():
         yield ray
         return
+    if address:
+        _check_reachable(address)
     try:
         if address:
             ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
@@ -74,6 +77,21 @@ def ray_session(address: str | None = None, cpus: int | None = None):
         yield ray
     finally:
         ray.shutdown()
+
+
+def _check_reachable(address: str) -> None:
+    """Fail fast, naming the address, when a `host:port` (or `ray://host:port`) cluster does
+    not answer: `ray.init` would otherwise retry for minutes. `auto` is left to Ray."""
+    where = address.removeprefix("ray://")
+    host, _, port = where.rpartition(":")
+    if not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as exc:
+        raise RayUnavailableError(
+            f"the Ray cluster at {address} is unreachable ({exc.strerror or exc})"
+        ) from exc
 
 
 def _quiet_data(ray) -> None:

@@ -12,7 +12,7 @@ def test_ray_ingest_bench_times_both_engines_on_the_same_passages():
     shared_path("bench", "bioasq")
     from eval.bench_ray import ray_ingest_bench
 
-    result = ray_ingest_bench(passages=40, cpus=(1,))
+    result = ray_ingest_bench(passages=40, cpus=(1,), repeats=1)
     assert result["passages"] == 40 and set(result["variants"]) == {"single-1", "ray-1"}
     for stats in result["variants"].values():
         assert (stats["chunks"], stats["embedded"], stats["failed"]) == (40, 40, 0)

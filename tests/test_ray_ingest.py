@@ -135,3 +135,21 @@ def test_cli_ingest_with_ray_reports_the_bad_file_and_exits_3(ray_up, tmp_path, 
     assert code == 3
     assert "bad.xml.gz" in out
     assert read_manifest(current_build(index) / "manifest.json").counts["files"] == 1
+
+
+def test_an_unreachable_cluster_is_an_error_naming_its_address(tmp_path, capsys):
+    pytest.importorskip("ray", reason="ray[data] is not installed")
+    import socket
+
+    from app.cli import main
+
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    (tmp_path / "a.txt").write_text("CD19-negative relapse after CAR T.", encoding="utf-8")
+    address = f"127.0.0.1:{port}"
+    argv = ["ingest", str(tmp_path / "a.txt"), "--engine", "ray", "--ray-address", address]
+    code = main([*argv, "--index", str(tmp_path / "index")])
+    assert code == 1
+    assert f"the Ray cluster at {address} is unreachable" in capsys.readouterr().err
+    assert not (tmp_path / "index" / "current").exists()
