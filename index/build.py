@@ -203,7 +203,8 @@ def ingest_paths(
             return report  # nothing usable yet: no empty build
         context = WriteContext(index_dir, live, contents, settings, report)
         rows = embed_new_rows(contents, settings, context.cache_embed(runner), progress)
-        (writer or write_local_build)(rows, context)
+        report.build_id = (writer or write_local_build)(rows, context)
+        report.changed, report.embedded_chunks = True, rows.embedded
         layout.prune_old_builds(index_dir)
     return report
 
@@ -358,6 +359,5 @@ def write_local_build(new: NewRows, ctx: WriteContext) -> str:
     os.replace(partial, final)
     stage_reached("before_switch")
     layout.switch_current(ctx.index_dir, final)
-    report.build_id, report.changed = build_id, True
-    report.added_chunks, report.embedded_chunks = n_rows, new.embedded
+    report.added_chunks = n_rows
     return build_id
