@@ -54,11 +54,11 @@ def ray_session(address: str | None = None, cpus: int | None = None):
     `address` is joined, or a local one started with `cpus` CPUs. Only what this call
     started is shut down after."""
     ray = _ray()
+    if address:
+        _check_reachable(address)
     if ray.is_initialized():
         yield ray
         return
-    if address:
-        _check_reachable(address)
     try:
         if address:
             ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
