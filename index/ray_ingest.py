@@ -96,10 +96,10 @@ def _check_reachable(address: str) -> None:
 
 def _quiet_data(ray) -> None:
     """No progress bars or per-dataset log lines on the CLI's terminal."""
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     context.print_on_execution_start = False
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
 
 
 class EmbedActor:
