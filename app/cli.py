@@ -41,13 +41,13 @@ def _print_json(data, out: str | None = None) -> None:
 
 
 def cmd_ingest(args) -> int:
+    from app.ingest_cli import run_ingest
     from app.reporting import format_ingest_report, ingested_anything
-    from index.build import ingest_paths
 
     settings = load_settings(args.index)
-    report = ingest_paths(
-        [Path(p) for p in args.paths], settings, prune=args.prune, progress=sys.stderr.isatty()
-    )
+    report = run_ingest(args, settings)
+    if report is None:
+        return EXIT_ERROR
     emit(format_ingest_report(report, settings.index_dir))
     if not ingested_anything(report):
         return EXIT_ERROR
@@ -287,6 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("paths", nargs="+", help="files or folders (recursive)")
     p.add_argument("--prune", action="store_true", help="drop sources whose files are gone")
+    from app.ingest_cli import add_engine_options
+
+    add_engine_options(p)
     _add_index(p)
     p.set_defaults(func=cmd_ingest)
 

@@ -7,8 +7,8 @@ code); only the primitive searches differ. Each query is embedded once beforehan
 latency is the engine's part: hybrid_search (two dense searches, one BM25 search, row
 fetches). Milvus is a milvus-lite server on loopback, started here and stopped by its PID.
 
-`ingest` is the slot for ingest rates (single process vs Ray) that the Ray ingest adds; it is
-null until then.
+`ingest` holds the ingest rates, single process vs Ray at 1 and 2 actors, in the same run
+(eval/bench_ray.py; `--ingest-passages 0` leaves it null).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import numpy as np
 
 from core.settings import Settings, load_settings
 from eval.bench_bioasq import DEFAULT_CACHE, build_memory_index, evaluate_retriever, subset_corpus
+from eval.bench_ray import ray_ingest_bench
 from eval.bioasq_data import DEFAULT_DIR, golden_files, load_bioasq, subset
 from index.embed import load_embedder
 from index.manifest import Manifest, ModelInfo, bm25_params
@@ -190,7 +191,7 @@ def run_engines_bench(
             "local_index_arrays": _local_index_mb(local),
         },
         "bm25_ours_vs_milvus_function": milvus["bm25"],
-        "ingest": None,  # ingest passages/s, single process vs Ray: filled by the Ray ingest
+        "ingest": None,  # single process vs Ray: filled by _cmd (eval/bench_ray.py)
     }
 
 
@@ -211,6 +212,13 @@ def format_table(result: dict) -> str:
         f"peak RSS: bench process {mem['bench_process_peak_rss']} MB, Milvus server "
         f"{mem['milvus_server_peak_rss']} MB; local index arrays {mem['local_index_arrays']} MB"
     )
+    ingest = result.get("ingest")
+    if ingest:
+        rates = ", ".join(
+            f"{name} {v['passages_per_s']:.1f}/s" for name, v in ingest["variants"].items()
+        )
+        costs = ", ".join(f"{k} {v:+.1%}" for k, v in ingest["cost"].items())
+        lines.append(f"ingest of {ingest['passages']} passages: {rates}; Ray cost {costs}")
     return "\n".join(lines)
 
 
@@ -223,6 +231,8 @@ def _cmd(args) -> int:
         max_queries=args.max_queries,
         max_docs=args.max_docs,
     )
+    if args.ingest_passages:
+        result["ingest"] = ray_ingest_bench(args.ingest_passages, repeats=args.ingest_repeats)
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(format_table(result))
@@ -236,5 +246,9 @@ def register_bench(bench_sub) -> None:
     p.add_argument("--max-queries", type=int, help="a fixed seeded subset of the queries")
     p.add_argument("--max-docs", type=int, help="judged passages plus a fixed sample, N in all")
     p.add_argument("--cache", default=str(DEFAULT_CACHE), help="embedding cache file")
+    p.add_argument(
+        "--ingest-passages", type=int, default=3000, help="Ray vs single-process ingest (0: skip)"
+    )
+    p.add_argument("--ingest-repeats", type=int, default=3, help="interleaved ingest rounds")
     p.add_argument("--json", metavar="OUT")
     p.set_defaults(func=_cmd)

@@ -172,6 +172,7 @@ BENCH_MODULES = (
     "eval.bench_medline",
     "eval.bench_refs",
     "eval.bench_engines",
+    "eval.bench_ray",
 )
 
 

@@ -10,6 +10,8 @@ import os
 import sqlite3
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,8 +20,9 @@ import numpy as np
 from core.settings import Settings
 from core.types import Chunk, Document, IngestReport
 from index import dense, layout
-from index.embed import EmbeddingCache, embed_cached, load_embedder, model_key
+from index.embed import EmbeddingCache, embed_cached, model_key
 from index.enrich import carry_metadata, drop_deleted_pmids
+from index.ingest_runner import LOCAL, NewRows, Runner, Writer
 from index.inputs import discover, file_sha256
 from index.lexical import TOKENIZER_VERSION, Bm25Index, bm25_rows, tokenize
 from index.manifest import (
@@ -34,12 +37,10 @@ from index.manifest import (
     read_manifest,
     write_manifest,
 )
-from index.plan import LiveBuild, Plan, orphaned_duplicates, source_ids, unique_contents
+from index.plan import Contents, LiveBuild, Plan, orphaned_duplicates, source_ids, unique_contents
 from index.row_terms import RowTerms
 from index.store import Store, read_chunk_texts, read_reused_rows, read_rows_of, write_store
 from ingest.chunking import chunk_document, chunker_params
-from ingest.errors import IngestError
-from ingest.loaders import load_file
 
 
 def stage_reached(stage: str) -> None:
@@ -86,12 +87,13 @@ def _read_live(build: Path) -> LiveBuild:
     return LiveBuild(build, manifest, files, dict(manifest.duplicates))
 
 
-def _load_changed(paths, settings, live: LiveBuild, report, plan: Plan | None = None) -> Plan:
+def _load_changed(paths, settings, live, report, plan=None, runner: Runner = LOCAL) -> Plan:
     """Parse new or changed files (all of `paths` when a plan is given: files read again);
-    keep the previous version of any file that now fails."""
+    keep the previous version of any file that now fails. The runner reads them."""
     forced = plan is not None
     if plan is None:
         plan = Plan(files={path: (sha, None) for path, (sha, _) in live.files.items()})
+    todo: list[tuple[Path, str]] = []
     for path in paths:
         key = str(path)
         try:
@@ -104,13 +106,12 @@ def _load_changed(paths, settings, live: LiveBuild, report, plan: Plan | None = 
             continue
         if key in report.unchanged:
             report.unchanged.remove(key)
-        try:
-            result = load_file(path, sha, settings.ingest)
-        except IngestError as exc:
-            report.failed.append((key, exc.reason))
-            continue
-        except Exception as exc:  # a parser bug must not stop the batch
-            report.failed.append((key, f"could not be read ({type(exc).__name__}: {exc})"))
+        todo.append((path, sha))
+    loaded = runner.load_files(todo, settings.ingest) if todo else []
+    for (path, sha), (result, reason) in zip(todo, loaded):
+        key = str(path)
+        if result is None:
+            report.failed.append((key, reason))
             continue
         report.warnings.extend((key, w) for w in result.warnings)
         plan.deleted_pmids.update(result.deleted_pmids)
@@ -161,19 +162,26 @@ def _settings_changed(manifest: Manifest | None, settings: Settings) -> bool:
 
 
 def ingest_paths(
-    paths: list[Path], settings: Settings, prune: bool = False, progress: bool = False
+    paths: list[Path],
+    settings: Settings,
+    prune: bool = False,
+    progress: bool = False,
+    runner: Runner = LOCAL,
+    writer: Writer | None = None,
 ) -> IngestReport:
-    """Ingest files/folders into the index at `settings.index_dir` (incremental, atomic);
-    with engine=milvus, Milvus is checked first and the live build then written and published
-    there too (index/milvus_sync.py)."""
+    """Ingest files/folders into the index at `settings.index_dir` (incremental, atomic).
+
+    `runner` reads and embeds (in this process by default, or on Ray); `writer` stores the
+    result (the local build by default). With engine=milvus, Milvus is checked first and the
+    live build then written and published there too (index/milvus_sync.py)."""
     if settings.index.engine != "milvus":
-        return _ingest_local(paths, settings, prune, progress)
+        return _ingest_local(paths, settings, prune, progress, runner, writer)
     from index.milvus_build import connect
     from index.milvus_sync import sync_live_build
 
     client = connect(settings.index.milvus_uri, settings.index.milvus_timeout_s)
     try:
-        report = _ingest_local(paths, settings, prune, progress)
+        report = _ingest_local(paths, settings, prune, progress, runner, writer)
         if report.build_id:
             sync_live_build(settings, client)
         return report
@@ -181,7 +189,14 @@ def ingest_paths(
         client.close()
 
 
-def _ingest_local(paths: list[Path], settings: Settings, prune: bool, progress: bool):
+def _ingest_local(
+    paths: list[Path],
+    settings: Settings,
+    prune: bool,
+    progress: bool,
+    runner: Runner,
+    writer: Writer | None,
+) -> IngestReport:
     report = IngestReport()
     index_dir = settings.index_dir
     with layout.writer_lock(index_dir):
@@ -190,7 +205,7 @@ def _ingest_local(paths: list[Path], settings: Settings, prune: bool, progress: 
         report.failed.extend(missing)
         live = _previous(index_dir, report)
         manifest = live.manifest
-        plan = _load_changed(files, settings, live, report)
+        plan = _load_changed(files, settings, live, report, runner=runner)
         if prune:
             _prune(plan, live, report)
         settings_changed = _settings_changed(manifest, settings)
@@ -202,7 +217,7 @@ def _ingest_local(paths: list[Path], settings: Settings, prune: bool, progress: 
         contents = unique_contents(plan, live, report)
         orphaned = orphaned_duplicates(contents, plan, live)
         if orphaned:  # e.g. the file that provided them was pruned: read the others again
-            _load_changed([Path(k) for k in orphaned], settings, live, report, plan)
+            _load_changed([Path(k) for k in orphaned], settings, live, report, plan, runner)
             report.duplicates.clear()
             contents = unique_contents(plan, live, report)
         drop_deleted_pmids(contents, plan.deleted_pmids, live.store_path, report)
@@ -210,7 +225,10 @@ def _ingest_local(paths: list[Path], settings: Settings, prune: bool, progress: 
         report.removed = [sid for sid in report.removed if sid not in contents.held()]
         if not contents.documents and not contents.reused and not manifest:
             return report  # nothing usable yet: no empty build
-        _publish(index_dir, live, contents, settings, report, progress)
+        context = WriteContext(index_dir, live, contents, settings, report)
+        rows = embed_new_rows(contents, settings, context.cache_embed(runner), progress)
+        report.build_id = (writer or write_local_build)(rows, context)
+        report.changed, report.embedded_chunks = True, rows.embedded
         layout.prune_old_builds(index_dir)
     return report
 
@@ -256,58 +274,86 @@ def _row_terms(reused_rows: list[int], chunks: list[Chunk], live: LiveBuild) -> 
     return live_terms.take(reused_rows).extend(bm25_rows(new_tokens))
 
 
-def _reused_vectors(live: LiveBuild, rows: list[int], settings: Settings, cache) -> np.ndarray:
+@dataclass(frozen=True)
+class WriteContext:
+    """What a writer needs beside the new rows: where, what the live build holds, which
+    sources are kept, the settings, and the report to fill in."""
+
+    index_dir: Path
+    live: LiveBuild
+    contents: Contents
+    settings: Settings
+    report: IngestReport
+
+    def cache_embed(self, runner: Runner) -> Callable[[list[str], bool], tuple[np.ndarray, int]]:
+        """Texts -> (vectors, how many computed) through the embedding cache, computing the
+        missing ones with the runner's embedder (loaded only when something is missing)."""
+        key = model_key(self.settings.index.model_id, self.settings.index.backend)
+        index_settings = self.settings.index
+
+        def embed(texts: list[str], progress: bool = False) -> tuple[np.ndarray, int]:
+            cache = EmbeddingCache(layout.cache_path(self.index_dir))
+            try:
+                return embed_cached(
+                    texts, key, cache, lambda: runner.embedder(index_settings), progress
+                )
+            finally:
+                cache.close()
+
+        return embed
+
+
+def embed_new_rows(contents: Contents, settings: Settings, embed, progress: bool) -> NewRows:
+    """Chunk the new documents and embed their chunks (cached vectors are reused)."""
+    chunks = _chunk_all(contents.documents, settings)
+    vectors, embedded = embed([c.text for c in chunks], progress)
+    rows = NewRows(list(contents.documents), chunks, vectors, embedded)
+    stage_reached("after_embed")
+    return rows
+
+
+def _reused_vectors(ctx: WriteContext, rows: list[int]) -> np.ndarray:
     """Vectors of reused live rows, for a new index of another type: read back from a flat
     live index (exact), else from the embedding cache (an approximate index stores lossy
     codes)."""
+    live = ctx.live
     if live.manifest.faiss_type == "flat":
         index = dense.load_faiss(live.build / "dense.faiss")
         return index.reconstruct_n(0, index.ntotal)[rows]
     texts = read_chunk_texts(live.store_path, rows)
-    return _embed(texts, settings, cache, progress=False)[0]
+    return ctx.cache_embed(LOCAL)(texts, False)[0]
 
 
-def _embed(texts, settings: Settings, cache, progress: bool) -> tuple[np.ndarray, int]:
-    key = model_key(settings.index.model_id, settings.index.backend)
-    return embed_cached(texts, key, cache, lambda: load_embedder(settings.index), progress)
-
-
-def _dense_index(live, rows, chunks, settings, index_dir, progress):
-    """The new build's FAISS index (reused rows first, in their old order), its type, and
-    how many chunks were embedded. A flat live index stays flat: its file is loaded, the
-    rows of dropped sources removed (order kept) and the new vectors appended."""
-    index_type = dense.choose_index_type(len(rows) + len(chunks), settings.index.approx_from)
-    cache = EmbeddingCache(layout.cache_path(index_dir))
-    try:
-        fresh, embedded = _embed([c.text for c in chunks], settings, cache, progress)
-        if rows and index_type == "flat" and live.manifest.faiss_type == "flat":
-            index = dense.load_faiss(live.build / "dense.faiss")
-            dense.keep_rows(index, rows)
-            dense.add_vectors(index, fresh)
-            return index, index_type, embedded
-        old = _reused_vectors(live, rows, settings, cache) if rows else None
-    finally:
-        cache.close()
+def _dense_index(ctx: WriteContext, rows: list[int], fresh: np.ndarray):
+    """The new build's FAISS index (reused rows first, in their old order) and its type. A
+    flat live index stays flat: its file is loaded, the rows of dropped sources removed
+    (order kept) and the new vectors appended."""
+    live, settings = ctx.live, ctx.settings
+    index_type = dense.choose_index_type(len(rows) + len(fresh), settings.index.approx_from)
+    if rows and index_type == "flat" and live.manifest.faiss_type == "flat":
+        index = dense.load_faiss(live.build / "dense.faiss")
+        dense.keep_rows(index, rows)
+        dense.add_vectors(index, fresh)
+        return index, index_type
+    old = _reused_vectors(ctx, rows) if rows else None
     vectors = fresh if old is None else np.concatenate([old, fresh.reshape(-1, old.shape[1])])
-    return dense.build_faiss(vectors, index_type), index_type, embedded
+    return dense.build_faiss(vectors, index_type), index_type
 
 
-def _publish(index_dir, live, contents, settings, report, progress) -> None:
-    """Embed, write every file of the new build beside the live one, then switch.
+def write_local_build(new: NewRows, ctx: WriteContext) -> str:
+    """The local writer: every file of a new build beside the live one, then the switch.
 
     Reused sources keep their chunks (copied row for row from the live store, first and in
-    their old order, with their vectors and BM25 terms); new documents are chunked, embedded and
-    appended after them.
+    their old order, with their vectors and BM25 terms); the new chunks are appended after
+    them. Returns the build id.
     """
+    live, contents, settings, report = ctx.live, ctx.contents, ctx.settings, ctx.report
     reused = read_reused_rows(live.store_path, contents.reused) if contents.reused else []
-    chunks = _chunk_all(contents.documents, settings)
-    faiss_index, index_type, embedded = _dense_index(
-        live, reused, chunks, settings, index_dir, progress
-    )
-    stage_reached("after_embed")
+    chunks = new.chunks
+    faiss_index, index_type = _dense_index(ctx, reused, new.vectors)
     stamp = datetime.now(UTC)
     build_id = f"{stamp:%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:6]}"
-    final = layout.builds_dir(index_dir) / build_id
+    final = layout.builds_dir(ctx.index_dir) / build_id
     partial = final.with_name(build_id + ".partial")
     partial.mkdir(parents=True)
     n_rows = len(reused) + len(chunks)
@@ -317,9 +363,9 @@ def _publish(index_dir, live, contents, settings, report, progress) -> None:
     row_terms = _row_terms(reused, chunks, live)
     Bm25Index.from_rows(row_terms, bm25["k1"], bm25["b"]).save(partial / "bm25")
     copy = (live.store_path, contents.reused) if contents.reused else None
-    write_store(partial / "store.sqlite", contents.documents, chunks, contents.files, copy)
+    write_store(partial / "store.sqlite", new.documents, chunks, contents.files, copy)
     stage_reached("after_store")
-    n_sources = len(contents.reused) + len(contents.documents)
+    n_sources = len(contents.reused) + len(new.documents)
     manifest = Manifest(
         build_id=build_id,
         created_at=stamp.isoformat(timespec="seconds"),
@@ -336,6 +382,6 @@ def _publish(index_dir, live, contents, settings, report, progress) -> None:
     write_manifest(partial / "manifest.json", manifest)
     os.replace(partial, final)
     stage_reached("before_switch")
-    layout.switch_current(index_dir, final)
-    report.build_id, report.changed = build_id, True
-    report.added_chunks, report.embedded_chunks = n_rows, embedded
+    layout.switch_current(ctx.index_dir, final)
+    report.added_chunks = n_rows
+    return build_id

@@ -134,10 +134,9 @@ def embed_cached(
         first_text: dict[str, str] = {}
         for sha, text in zip(shas, texts):
             first_text.setdefault(sha, text)
-        embedder = get_embedder()
-        for part in _slices(todo_shas, progress):
-            fresh = embedder.encode([first_text[s] for s in part])
-            new_items = list(zip(part, fresh))
+        todo_texts = [first_text[s] for s in todo_shas]
+        for rows, fresh in _computed(get_embedder(), todo_texts, progress):
+            new_items = [(todo_shas[r], v) for r, v in zip(rows, fresh)]
             known.update(new_items)
             if cache:
                 cache.put_many(key, new_items)
@@ -148,17 +147,40 @@ def embed_cached(
     return out, len(todo_shas)
 
 
-def _slices(items: list[str], progress: bool):
-    """`items` in EMBED_SLICE pieces, with a tqdm bar (counting texts) when asked."""
-    bar = None
-    if progress:
-        from tqdm import tqdm
+def _computed(embedder: Embedder, texts: list[str], progress: bool):
+    """(row numbers, vectors) as they are computed: an embedder with `encode_stream` (a
+    pool of workers, index/ray_ingest.py) yields them in its own order and pieces; any
+    other is called slice by slice."""
+    stream = getattr(embedder, "encode_stream", None)
+    if stream is not None:
+        bar = _bar(len(texts), progress)
+        for rows, vectors in stream(texts):
+            yield rows, vectors
+            if bar is not None:
+                bar.update(len(rows))
+        if bar is not None:
+            bar.close()
+        return
+    for start, part in _slices(texts, progress):
+        yield range(start, start + len(part)), embedder.encode(part)
 
-        bar = tqdm(total=len(items), desc="embedding", unit="passage", leave=False)
+
+def _bar(total: int, progress: bool):
+    if not progress:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="embedding", unit="passage", leave=False)
+
+
+def _slices(items: list[str], progress: bool):
+    """(start, piece) of `items` in EMBED_SLICE pieces, with a tqdm bar (counting texts)
+    when asked."""
+    bar = _bar(len(items), progress)
     try:
         for i in range(0, len(items), EMBED_SLICE):
             part = items[i : i + EMBED_SLICE]
-            yield part
+            yield i, part
             if bar is not None:
                 bar.update(len(part))
     finally:

@@ -208,9 +208,10 @@ def test_an_approximate_live_index_reuses_cached_vectors_not_lossy_codes(tmp_pat
     # the reused rows' vectors came from the embedding cache, not from the lossy codes
     live, loaded = build._previous(step.index_dir, IngestReport()), open_index(step)
     rows = list(range(0, 205, 7))
+    context = build.WriteContext(step.index_dir, live, build.Contents(), step, IngestReport())
+    reused = build._reused_vectors(context, rows)
     cache = EmbeddingCache(layout.cache_path(step.index_dir))
     try:
-        reused = build._reused_vectors(live, rows, step, cache)
         texts = [loaded.store.chunks[r].text for r in rows]
         key = model_key(step.index.model_id, step.index.backend)
         cached, embedded = embed_cached(texts, key, cache, lambda: pytest.fail("not cached"))
