@@ -98,6 +98,9 @@ class AnswerSettings(_Frozen):
     answer_margin: float = 0.3  # ... nor one scoring more than this below the first quote
     min_answer: float = 0.0  # abstain ("nothing answers") below this best answer probability
     mismatch_penalty: float = 0.3  # demotion of a quote about another disease or population
+    # What a question naming no disease is about (app/engine/population.py); "" = nothing in
+    # particular (the BioASQ bench library, which is not a B-ALL library).
+    domain: str = "B-ALL"
 
 
 class FetchSettings(_Frozen):

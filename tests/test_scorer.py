@@ -37,12 +37,12 @@ def _legacy(cid: str, text: str, score: float, rank: int = 1) -> Scored:
 
 
 def _rescored(question: str, items: list[tuple[str, str, str, float]], cosines: list[float]):
-    """items: (chunk id, text, chunk section, legacy score); contexts are the texts."""
+    """items: (chunk id, text, chunk section, legacy score); each text is its own context."""
     query = analyse(question)
     legacy = [_legacy(cid, text, score) for cid, text, _, score in items]
     chunks = {cid: _chunk(cid, text, section) for cid, text, section, _ in items}
-    contexts = {cid: text for cid, text, _, _ in items}
-    return rescore(query, legacy, np.array(cosines), None, chunks, contexts, BY_COSINE, CFG)
+    labels = {cid: mismatch(question, text) for cid, text, _, _ in items}
+    return rescore(query, legacy, np.array(cosines), None, chunks, labels, BY_COSINE, CFG)
 
 
 def test_an_echo_sentence_loses_to_the_sentence_that_answers():
@@ -66,8 +66,7 @@ def test_with_the_shipped_model_the_echo_is_still_never_the_first_quote():
     items = (("1", TITLE), ("2", ANSWER))
     legacy = [_legacy(cid, text, 0.7) for cid, text in items]
     chunks = {cid: _chunk(cid, text) for cid, text in items}
-    contexts = {cid: text for cid, text in items}
-    scored = rescore(query, legacy, np.array([0.6, 0.6]), None, chunks, contexts, model, CFG)
+    scored = rescore(query, legacy, np.array([0.6, 0.6]), None, chunks, {}, model, CFG)
     picked = choose_quotes(scored, CFG, with_scorer=True)
     assert picked and picked[0].candidate.text == ANSWER
     assert all(s.candidate.text != TITLE for s in picked)
@@ -96,10 +95,46 @@ def test_population_mismatch_labels():
         "about adults, not children"
     )
     assert mismatch("CAR T in children with B-ALL?", "Children and young adults with ALL") == ""
-    assert mismatch("IVIG after CAR T?", "CLL patients after CAR T") == ""  # no disease asked
+    assert mismatch("IVIG after CAR T?", "CLL patients after CAR T", domain="") == ""
     assert mismatch("Relapse in B-ALL?", "Relapsed follicular lymphoma") == (
         "about lymphoma, not B-ALL"
     )
+
+
+JULIET = (
+    "The phase II JULIET trial suggests that the CD19-targeting CAR T-cell therapy "
+    "tisagenlecleucel produces durable responses in patients with relapsed and refractory "
+    "diffuse large B-cell lymphoma."
+)
+NO_DISEASE = "What options exist after a CD19-negative relapse following CAR T-cell therapy?"
+
+
+def test_a_question_naming_no_disease_is_about_b_all():
+    assert mismatch(NO_DISEASE, JULIET) == "about DLBCL, not B-ALL"
+    assert mismatch("IVIG after CAR T?", "CLL patients after CAR T") == "about CLL, not B-ALL"
+    assert mismatch(NO_DISEASE, "Relapsed B-ALL after CD19 CAR T cells") == ""
+    assert mismatch(NO_DISEASE, JULIET, domain="") == ""  # a library not about B-ALL
+    assert mismatch("Relapse of AML after transplant?", JULIET) == "about DLBCL, not AML"
+
+
+def test_a_passage_naming_no_disease_is_judged_by_its_source_labels():
+    untitled = "Tisagenlecleucel produced durable responses after one infusion."
+    assert mismatch(NO_DISEASE, untitled, ("DLBCL",)) == "about DLBCL, not B-ALL"
+    assert mismatch(NO_DISEASE, untitled, ("MCL",)) == "about lymphoma, not B-ALL"
+    assert mismatch(NO_DISEASE, untitled, ("B-ALL", "DLBCL")) == ""  # covers both
+    assert mismatch(NO_DISEASE, untitled, ()) == ""
+    # the passage's own words win over its source's labels
+    assert mismatch(NO_DISEASE, JULIET, ("B-ALL", "DLBCL")) == "about DLBCL, not B-ALL"
+
+
+def test_the_juliet_quote_is_demoted_and_labelled_for_a_question_naming_no_disease():
+    options = (
+        "We explore treatment modalities including CD19-CAR reinfusions, humanized CAR "
+        "constructs, combinatorial strategies, and alternative antigen-targeted therapies."
+    )
+    scored = _rescored(NO_DISEASE, [("1", JULIET, "", 0.7), ("2", options, "", 0.7)], [0.6, 0.5])
+    assert scored[0].candidate.text == options and scored[0].label == ""
+    assert scored[1].label == "about DLBCL, not B-ALL"
 
 
 def test_quotes_below_the_answer_bar_are_not_shown():

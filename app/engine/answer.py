@@ -20,6 +20,7 @@ from app.engine.compose import (
 )
 from app.engine.coverage import missing_in_library, missing_terms
 from app.engine.evidence_filter import is_non_evidence
+from app.engine.population import mismatch
 from app.engine.query import Query, analyse
 from app.engine.scorer import rescore
 from core.abstain import ANSWER, NO_ANSWER, Strength, decide
@@ -165,8 +166,14 @@ class Engine:
         sent_cos = self.embed(texts) @ query_vec
         logits = model.cross.score(query.text, texts) if model.cross is not None else None
         chunks = {h.chunk.chunk_id: h.chunk for h in hits}
-        contexts = {h.chunk.chunk_id: self._context(h) for h in hits}
-        return rescore(query, legacy, sent_cos, logits, chunks, contexts, model, cfg)
+        labels = {h.chunk.chunk_id: self._mismatch(query, h) for h in hits}
+        return rescore(query, legacy, sent_cos, logits, chunks, labels, model, cfg)
+
+    def _mismatch(self, query: Query, hit: Hit) -> str:
+        """Another disease or population than the question's (app/engine/population.py)."""
+        source = self.loaded.store.sources[hit.chunk.source_id]
+        domain = self.settings.answer.domain
+        return mismatch(query.text, self._context(hit), source.diseases, domain)
 
     def _compose(self, query: Query, scored: list[Scored]) -> Answer | None:
         picked = choose_quotes(scored, self.settings.answer, self.scorer is not None)

@@ -25,6 +25,8 @@ class Candidate:
     page: int | None
     chunk_id: str
     hit_rank: int  # rank of its chunk in the fused list, from 1
+    position: int = 0  # index of its (first) sentence in the chunk
+    siblings: int = 1  # sentences in the chunk
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,8 @@ def candidates_from_hits(hits: list[Hit], max_chunks: int) -> list[Candidate]:
     out = []
     for rank, hit in enumerate(hits[:max_chunks], start=1):
         chunk = hit.chunk
-        for s, e in sentence_spans(chunk.text):
+        spans = sentence_spans(chunk.text)
+        for i, (s, e) in enumerate(spans):
             if e - s < 20:  # headings, fragments: not quotable evidence
                 continue
             out.append(
@@ -56,6 +59,8 @@ def candidates_from_hits(hits: list[Hit], max_chunks: int) -> list[Candidate]:
                     chunk.page,
                     chunk.chunk_id,
                     rank,
+                    i,
+                    len(spans),
                 )
             )
     return out

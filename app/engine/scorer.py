@@ -23,7 +23,6 @@ from dataclasses import replace
 
 import numpy as np
 
-from app.engine.population import mismatch
 from index.lexical import tokenize
 
 FEATURES = (
@@ -95,12 +94,13 @@ def features_of(query, s, sent_cos: float, chunk) -> dict:
 
 
 def rescore(
-    query, legacy: list, sent_cos: np.ndarray, logits, chunks: dict, contexts: dict, model, cfg
+    query, legacy: list, sent_cos: np.ndarray, logits, chunks: dict, labels: dict, model, cfg
 ) -> list:
     """Legacy-scored candidates re-ranked by the answer model's probability, best first.
 
-    A candidate whose source is about another disease or population than the question
-    names is demoted by `mismatch_penalty` and labelled.
+    A candidate whose passage is about another disease or population than the question
+    (`labels`: chunk id -> app/engine/population.mismatch label) is demoted by
+    `mismatch_penalty` and labelled.
     """
     rows = [
         features_of(query, s, cos, chunks.get(s.candidate.chunk_id))
@@ -112,7 +112,7 @@ def rescore(
     probs = model.predict(rows)
     out = []
     for s, row, p in zip(legacy, rows, probs):
-        label = mismatch(query.text, contexts.get(s.candidate.chunk_id, ""))
+        label = labels.get(s.candidate.chunk_id, "")
         score = float(p) + cfg.prior_weight * row["prior"]
         score -= cfg.mismatch_penalty if label else 0.0
         out.append(
