@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from app.engine.compose import Candidate, Scored, choose_quotes
@@ -166,3 +168,54 @@ def test_author_citation_and_reference_lines_are_never_evidence():
     assert is_non_evidence("Department of Pediatrics, University of Washington, Seattle, WA")
     assert not is_non_evidence("Tisagenlecleucel induced remission in 81% of patients.")
     assert not is_non_evidence("CD19-negative relapse occurred in 30% (Maude et al.).")
+
+
+def _sentence_candidates(text: str, cid: str = "9") -> list[Scored]:
+    from app.engine.compose import candidates_from_hits
+    from index.retrieve import Hit
+
+    chunk = Chunk(cid, f"pmid:{cid}", 100, 100 + len(text), text, (), "")
+    cands = candidates_from_hits([Hit(chunk, 0, 1.0)], 6)
+    return [Scored(c, 1.0 - 0.1 * i, 0.5, 0.5) for i, c in enumerate(cands)]
+
+
+def test_the_first_quote_takes_one_neighbour_but_never_a_whole_passage():
+    from app.engine.compose import widen_first
+
+    three = (
+        "Relapse after CAR T is common. CD22 CAR T cells induced remission in 70% of patients. "
+        "Toxicity was mild in most patients."
+    )
+    scored = _sentence_candidates(three)
+    second = scored[1]  # the answer, scored best of the three
+    scored = [replace(second, score=2.0), scored[0], scored[2]]
+    wide = widen_first([scored[0], scored[2]], scored, [("9", 100, three)])
+    text = wide[0].candidate.text
+    assert text == three[wide[0].candidate.start - 100 : wide[0].candidate.end - 100]
+    assert text.startswith("Relapse after CAR T") and text.endswith("70% of patients.")
+    assert [s.candidate.text for s in wide[1:]] == ["Toxicity was mild in most patients."]
+    two = "Relapse after CAR T is common. CD22 CAR T cells induced remission in 70% of cases."
+    pair = _sentence_candidates(two)
+    assert widen_first(pair[:1], pair, [("9", 100, two)]) == pair[:1]  # whole passage: no
+
+
+def test_answer_type_signals_see_what_a_sentence_adds():
+    from app.engine.scorer import answer_type_signals, question_type
+
+    query = analyse("Which gene is mutated in Ph-like ALL?")
+    qtype = question_type(query.text)
+    assert qtype["q_which"] == 1.0 and qtype["q_how"] == 0.0
+    cands = _sentence_candidates("CRLF2 rearrangements occur in half of Ph-like ALL cases.")
+    sig = answer_type_signals(query, cands[0].candidate, qtype)
+    assert sig["new_ents"] > 0 and sig["which_x_ents"] == sig["new_ents"]
+    echo = _sentence_candidates("Ph-like ALL is a subtype of ALL with poor outcomes.")
+    assert answer_type_signals(query, echo[0].candidate, qtype)["new_ents"] == 0.0
+    assert sig["single"] == 1.0 and sig["first_sent"] == 1.0
+
+
+def test_only_a_model_reading_sentence_vectors_makes_the_engine_embed_sentences():
+    from app.engine.scorer import uses_sentence_vectors
+    from index.rerank import MODEL_DIR, AnswerModel
+
+    assert uses_sentence_vectors(BY_COSINE)
+    assert not uses_sentence_vectors(AnswerModel(MODEL_DIR))  # the shipped model
