@@ -3,8 +3,9 @@
 Each candidate sentence of the top passages gets signals (`FEATURES`), and the shipped answer
 model (index/rerank.py; a logistic model fitted on BioASQ 7B-9B by `bala train scorer`) turns
 them into the probability that the sentence answers the question:
-- `sent_cos`: cosine of the sentence's own vector to the question (every sentence of a
-  passage used to share its passage's cosine, so term overlap decided and echoes won);
+- `sent_cos`: cosine of the sentence's own vector to the question - computed only for a
+  model that reads it (the shipped one does not: on BioASQ 10B it did not help, and it cost
+  one embedding call over every candidate per question);
 - `passage_cos`, `overlap`: the passage cosine and IDF-weighted term overlap of before;
 - `prior`: 1 / rank of the sentence's passage in the fused retrieval list;
 - `echo`: share of the sentence's content words that are question words; `novel`: how many
@@ -12,6 +13,12 @@ them into the probability that the sentence answers the question:
 - `section`: +1 after a RESULTS/CONCLUSIONS label, -1 after BACKGROUND/OBJECTIVE/METHODS or
   in a title; `title`: the passage is a title;
 - `length`, `digits`: answers carry figures and some length;
+- `rank1`, `first_sent`, `sent_pos`, `single`: the top passage; where in its passage the
+  sentence sits; a one-sentence passage;
+- `new_ents`, `new_nums`: entities (acronyms, gene/drug-like names) and numbers the sentence
+  adds that the question lacks; `q_which`/`q_what`/`q_how`/`q_list` and their products with
+  `new_ents`: what kind of answer the question asks for;
+- `d_*`: a signal minus the question's best value of it (each question has its own scale);
 - `ce`: the fine-tuned cross-encoder's logit, when the shipped model has one.
 A sentence that mostly restates the question (`restates`) is never the first quote.
 """
