@@ -88,9 +88,10 @@ class AnswerSettings(_Frozen):
     max_sentences: int = 16  # of those, how many are embedded and scored (latency bound)
     lexical_weight: float = 0.3  # share of term overlap in a sentence's score
     # Abstain unless the best evidence clears these: calibrated by `bala bench abstention`
-    # (eval/calibrate.py) on the curated set and BioASQ questions; see README "Abstention".
-    min_cosine: float = 0.49
-    min_overlap: float = 0.25
+    # (eval/calibrate.py) on the curated set and BioASQ questions over the demo library, with
+    # `min_answer` below (answer scorer of issue 10); see README "Abstention".
+    min_cosine: float = 0.51
+    min_overlap: float = 0.2
     min_combined: float = 0.0
     # The answer scorer (app/engine/scorer.py): "answer" = the shipped answer model
     # (index/models/answer-scorer; its id is recorded with every answer, and a model other
@@ -100,10 +101,14 @@ class AnswerSettings(_Frozen):
     scorer_id: str = ""
     # Chosen on BioASQ 10B by `bala train bars` (eval/tune_scorer.py), never on 11B.
     prior_weight: float = 0.0  # score = answer probability + this x 1/passage rank
-    quote_bar: float = 0.2  # a further quote below this answer probability is not shown
+    quote_bar: float = 0.3  # a further quote below this answer probability is not shown
     answer_margin: float = 0.3  # ... nor one scoring more than this below the first quote
-    min_answer: float = 0.0  # abstain ("nothing answers") below this best answer probability
+    min_answer: float = 0.3  # abstain ("nothing answers") below this best answer probability
+    # (calibrated with min_cosine/min_overlap above; quote_bar 0.3 from `bala train bars`)
     mismatch_penalty: float = 0.3  # demotion of a quote about another disease or population
+    # What a question naming no disease is about (app/engine/population.py); "" = nothing in
+    # particular (the BioASQ bench library, which is not a B-ALL library).
+    domain: str = "B-ALL"
 
 
 class FetchSettings(_Frozen):

@@ -102,8 +102,10 @@ def write_passages(files: list[Path], out: Path) -> int:
 
 
 def bench_settings(root: Path = DEFAULT_DIR, base: Settings | None = None) -> Settings:
+    """The production settings over the bench library; its questions are about any disease,
+    so a question naming none is not read as a B-ALL question (`answer.domain` = "")."""
     base = base or load_settings()
-    return base.replace(index_dir=root / "index")
+    return base.replace(index_dir=root / "index", answer={"domain": ""})
 
 
 def ensure_library(root: Path = DEFAULT_DIR, files: list[Path] | None = None) -> Settings:

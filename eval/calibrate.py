@@ -36,7 +36,7 @@ from eval.bioasq_data import pmid_of
 
 COSINE_GRID = tuple(round(float(x), 2) for x in np.arange(0.30, 0.70, 0.01))
 OVERLAP_GRID = tuple(round(float(x), 2) for x in np.arange(0.0, 0.61, 0.05))
-ANSWER_GRID = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3)
+ANSWER_GRID = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4)
 
 
 def bioasq_labels(files: Iterable[Path], library_ids: set[str]) -> list[tuple[str, bool]]:

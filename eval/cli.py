@@ -203,7 +203,7 @@ def add_eval_commands(sub, add_index, engine_for) -> None:
     )
     p.add_argument("--cross-encoder", action="store_true", help="also fine-tune the cross-encoder")
     p.add_argument("--max-pairs", type=int, default=2400)
-    p.add_argument("--max-questions", type=int, default=300, help="seeded sample of 7B-9B")
+    p.add_argument("--max-questions", type=int, default=600, help="seeded sample of 7B-9B")
     p.add_argument("--rows", metavar="OUT", help="bars: also write the 10B candidate rows")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="model folder to write (default: index/models/answer-scorer/)")

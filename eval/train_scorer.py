@@ -27,10 +27,15 @@ from pathlib import Path
 from eval.answer_metrics import contains_answer, rouge2_recall
 from eval.answers_corpus import BenchQuestion
 
-# The engine's signals (app/engine/scorer.FEATURES; eval/ does not import app/).
+# The engine's signals the model reads (app/engine/scorer.FEATURES; eval/ does not import
+# app/). Not the sentence's own cosine (`sent_cos`, `d_sent_cos`): on BioASQ 10B a model
+# without it put an answer in the first quote as often (0.518 vs 0.514, 7B-9B sample of 650),
+# and embedding every candidate per question was most of `ask`'s time.
 BASE_FEATURES = (
-    "sent_cos", "passage_cos", "overlap", "prior", "echo", "novel", "section", "title",
-    "length", "digits",
+    "passage_cos", "overlap", "prior", "echo", "novel", "section", "title", "length", "digits",
+    "d_passage_cos", "d_overlap", "d_legacy", "rank1", "first_sent", "sent_pos", "single",
+    "new_ents", "new_nums", "q_which", "q_what", "q_how", "q_list", "which_x_ents",
+    "list_x_ents",
 )  # fmt: skip
 
 SUMMARY_POSITIVE, SUMMARY_NEGATIVE = 0.25, 0.05

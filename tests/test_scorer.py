@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from app.engine.compose import Candidate, Scored, choose_quotes
@@ -37,12 +39,12 @@ def _legacy(cid: str, text: str, score: float, rank: int = 1) -> Scored:
 
 
 def _rescored(question: str, items: list[tuple[str, str, str, float]], cosines: list[float]):
-    """items: (chunk id, text, chunk section, legacy score); contexts are the texts."""
+    """items: (chunk id, text, chunk section, legacy score); each text is its own context."""
     query = analyse(question)
     legacy = [_legacy(cid, text, score) for cid, text, _, score in items]
     chunks = {cid: _chunk(cid, text, section) for cid, text, section, _ in items}
-    contexts = {cid: text for cid, text, _, _ in items}
-    return rescore(query, legacy, np.array(cosines), None, chunks, contexts, BY_COSINE, CFG)
+    labels = {cid: mismatch(question, text) for cid, text, _, _ in items}
+    return rescore(query, legacy, np.array(cosines), None, chunks, labels, BY_COSINE, CFG)
 
 
 def test_an_echo_sentence_loses_to_the_sentence_that_answers():
@@ -66,8 +68,7 @@ def test_with_the_shipped_model_the_echo_is_still_never_the_first_quote():
     items = (("1", TITLE), ("2", ANSWER))
     legacy = [_legacy(cid, text, 0.7) for cid, text in items]
     chunks = {cid: _chunk(cid, text) for cid, text in items}
-    contexts = {cid: text for cid, text in items}
-    scored = rescore(query, legacy, np.array([0.6, 0.6]), None, chunks, contexts, model, CFG)
+    scored = rescore(query, legacy, np.array([0.6, 0.6]), None, chunks, {}, model, CFG)
     picked = choose_quotes(scored, CFG, with_scorer=True)
     assert picked and picked[0].candidate.text == ANSWER
     assert all(s.candidate.text != TITLE for s in picked)
@@ -96,10 +97,46 @@ def test_population_mismatch_labels():
         "about adults, not children"
     )
     assert mismatch("CAR T in children with B-ALL?", "Children and young adults with ALL") == ""
-    assert mismatch("IVIG after CAR T?", "CLL patients after CAR T") == ""  # no disease asked
+    assert mismatch("IVIG after CAR T?", "CLL patients after CAR T", domain="") == ""
     assert mismatch("Relapse in B-ALL?", "Relapsed follicular lymphoma") == (
         "about lymphoma, not B-ALL"
     )
+
+
+JULIET = (
+    "The phase II JULIET trial suggests that the CD19-targeting CAR T-cell therapy "
+    "tisagenlecleucel produces durable responses in patients with relapsed and refractory "
+    "diffuse large B-cell lymphoma."
+)
+NO_DISEASE = "What options exist after a CD19-negative relapse following CAR T-cell therapy?"
+
+
+def test_a_question_naming_no_disease_is_about_b_all():
+    assert mismatch(NO_DISEASE, JULIET) == "about DLBCL, not B-ALL"
+    assert mismatch("IVIG after CAR T?", "CLL patients after CAR T") == "about CLL, not B-ALL"
+    assert mismatch(NO_DISEASE, "Relapsed B-ALL after CD19 CAR T cells") == ""
+    assert mismatch(NO_DISEASE, JULIET, domain="") == ""  # a library not about B-ALL
+    assert mismatch("Relapse of AML after transplant?", JULIET) == "about DLBCL, not AML"
+
+
+def test_a_passage_naming_no_disease_is_judged_by_its_source_labels():
+    untitled = "Tisagenlecleucel produced durable responses after one infusion."
+    assert mismatch(NO_DISEASE, untitled, ("DLBCL",)) == "about DLBCL, not B-ALL"
+    assert mismatch(NO_DISEASE, untitled, ("MCL",)) == "about lymphoma, not B-ALL"
+    assert mismatch(NO_DISEASE, untitled, ("B-ALL", "DLBCL")) == ""  # covers both
+    assert mismatch(NO_DISEASE, untitled, ()) == ""
+    # the passage's own words win over its source's labels
+    assert mismatch(NO_DISEASE, JULIET, ("B-ALL", "DLBCL")) == "about DLBCL, not B-ALL"
+
+
+def test_the_juliet_quote_is_demoted_and_labelled_for_a_question_naming_no_disease():
+    options = (
+        "We explore treatment modalities including CD19-CAR reinfusions, humanized CAR "
+        "constructs, combinatorial strategies, and alternative antigen-targeted therapies."
+    )
+    scored = _rescored(NO_DISEASE, [("1", JULIET, "", 0.7), ("2", options, "", 0.7)], [0.6, 0.5])
+    assert scored[0].candidate.text == options and scored[0].label == ""
+    assert scored[1].label == "about DLBCL, not B-ALL"
 
 
 def test_quotes_below_the_answer_bar_are_not_shown():
@@ -131,3 +168,54 @@ def test_author_citation_and_reference_lines_are_never_evidence():
     assert is_non_evidence("Department of Pediatrics, University of Washington, Seattle, WA")
     assert not is_non_evidence("Tisagenlecleucel induced remission in 81% of patients.")
     assert not is_non_evidence("CD19-negative relapse occurred in 30% (Maude et al.).")
+
+
+def _sentence_candidates(text: str, cid: str = "9") -> list[Scored]:
+    from app.engine.compose import candidates_from_hits
+    from index.retrieve import Hit
+
+    chunk = Chunk(cid, f"pmid:{cid}", 100, 100 + len(text), text, (), "")
+    cands = candidates_from_hits([Hit(chunk, 0, 1.0)], 6)
+    return [Scored(c, 1.0 - 0.1 * i, 0.5, 0.5) for i, c in enumerate(cands)]
+
+
+def test_the_first_quote_takes_one_neighbour_but_never_a_whole_passage():
+    from app.engine.compose import widen_first
+
+    three = (
+        "Relapse after CAR T is common. CD22 CAR T cells induced remission in 70% of patients. "
+        "Toxicity was mild in most patients."
+    )
+    scored = _sentence_candidates(three)
+    second = scored[1]  # the answer, scored best of the three
+    scored = [replace(second, score=2.0), scored[0], scored[2]]
+    wide = widen_first([scored[0], scored[2]], scored, [("9", 100, three)])
+    text = wide[0].candidate.text
+    assert text == three[wide[0].candidate.start - 100 : wide[0].candidate.end - 100]
+    assert text.startswith("Relapse after CAR T") and text.endswith("70% of patients.")
+    assert [s.candidate.text for s in wide[1:]] == ["Toxicity was mild in most patients."]
+    two = "Relapse after CAR T is common. CD22 CAR T cells induced remission in 70% of cases."
+    pair = _sentence_candidates(two)
+    assert widen_first(pair[:1], pair, [("9", 100, two)]) == pair[:1]  # whole passage: no
+
+
+def test_answer_type_signals_see_what_a_sentence_adds():
+    from app.engine.scorer import answer_type_signals, question_type
+
+    query = analyse("Which gene is mutated in Ph-like ALL?")
+    qtype = question_type(query.text)
+    assert qtype["q_which"] == 1.0 and qtype["q_how"] == 0.0
+    cands = _sentence_candidates("CRLF2 rearrangements occur in half of Ph-like ALL cases.")
+    sig = answer_type_signals(query, cands[0].candidate, qtype)
+    assert sig["new_ents"] > 0 and sig["which_x_ents"] == sig["new_ents"]
+    echo = _sentence_candidates("Ph-like ALL is a subtype of ALL with poor outcomes.")
+    assert answer_type_signals(query, echo[0].candidate, qtype)["new_ents"] == 0.0
+    assert sig["single"] == 1.0 and sig["first_sent"] == 1.0
+
+
+def test_only_a_model_reading_sentence_vectors_makes_the_engine_embed_sentences():
+    from app.engine.scorer import uses_sentence_vectors
+    from index.rerank import MODEL_DIR, AnswerModel
+
+    assert uses_sentence_vectors(BY_COSINE)
+    assert not uses_sentence_vectors(AnswerModel(MODEL_DIR))  # the shipped model

@@ -17,11 +17,13 @@ from app.engine.compose import (
     choose_quotes,
     preselect,
     score_candidates,
+    widen_first,
 )
 from app.engine.coverage import missing_in_library, missing_terms
 from app.engine.evidence_filter import is_non_evidence
+from app.engine.population import mismatch
 from app.engine.query import Query, analyse
-from app.engine.scorer import rescore
+from app.engine.scorer import rescore, uses_sentence_vectors
 from core.abstain import ANSWER, NO_ANSWER, Strength, decide
 from core.settings import AnswerSettings, Settings
 from index.embed import Embedder, load_embedder
@@ -37,6 +39,7 @@ class Evidence:
 
     scored: tuple[Scored, ...]
     strength: Strength
+    passages: tuple[tuple[str, int, str], ...] = ()  # (chunk id, start, text) scored from
 
     @property
     def missing(self) -> tuple[str, ...]:
@@ -86,7 +89,7 @@ class Engine:
         verdict = evidence.verdict(self.settings.answer)
         answer = None
         if verdict == ANSWER:
-            answer = self._compose(query, list(evidence.scored))
+            answer = self._compose(query, evidence)
         if answer is None:
             answer = self._abstention(query, hits, evidence, verdict)
         timings["compose"] = (time.perf_counter() - t1) * 1000
@@ -136,7 +139,8 @@ class Engine:
             )
             return Evidence((), strength)
         scored = self._score(query, query_vec, covering, model or self.scorer)
-        return Evidence(tuple(scored), _strength(scored, best_cos))
+        passages = tuple((h.chunk.chunk_id, h.chunk.start, h.chunk.text) for h in covering)
+        return Evidence(tuple(scored), _strength(scored, best_cos), passages)
 
     def _context(self, hit: Hit) -> str:
         return f"{self.retriever.sources[hit.chunk.source_id].title}\n{hit.chunk.text}"
@@ -145,8 +149,10 @@ class Engine:
         """Candidate sentences scored: legacy blend first, then the answer model on top.
 
         The passage vectors come from the index itself, so the legacy blend costs one model
-        call (the query); the answer model adds one batched call for the sentences' own
-        vectors (and one cross-encoder pass over the pairs when the model has one).
+        call (the query); a model using the sentences' own vectors (`sent_cos`) adds one
+        batched call for them - the shipped one does not (measured on BioASQ 10B, it ranked
+        as well without them, and that call was most of `ask`'s time) - and a cross-encoder
+        one pass over the pairs.
         """
         cfg = self.settings.answer
         cands = candidates_from_hits(hits, cfg.candidate_chunks)
@@ -161,14 +167,26 @@ class Engine:
         if model is None:
             return legacy
         texts = [s.candidate.text for s in legacy]
-        sent_cos = self.embed(texts) @ query_vec
+        if uses_sentence_vectors(model):
+            sent_cos = self.embed(texts) @ query_vec
+        else:  # the shipped model does without: no model call per question beyond the query
+            sent_cos = np.array([s.cosine for s in legacy])
         logits = model.cross.score(query.text, texts) if model.cross is not None else None
         chunks = {h.chunk.chunk_id: h.chunk for h in hits}
-        contexts = {h.chunk.chunk_id: self._context(h) for h in hits}
-        return rescore(query, legacy, sent_cos, logits, chunks, contexts, model, cfg)
+        labels = {h.chunk.chunk_id: self._mismatch(query, h) for h in hits}
+        return rescore(query, legacy, sent_cos, logits, chunks, labels, model, cfg)
 
-    def _compose(self, query: Query, scored: list[Scored]) -> Answer | None:
+    def _mismatch(self, query: Query, hit: Hit) -> str:
+        """Another disease or population than the question's (app/engine/population.py)."""
+        source = self.retriever.sources[hit.chunk.source_id]
+        domain = self.settings.answer.domain
+        return mismatch(query.text, self._context(hit), source.diseases, domain)
+
+    def _compose(self, query: Query, evidence: Evidence) -> Answer | None:
+        scored = list(evidence.scored)
         picked = choose_quotes(scored, self.settings.answer, self.scorer is not None)
+        if picked and self.scorer is not None:
+            picked = widen_first(picked, scored, evidence.passages)
         quotes, numbers, dropped = [], {}, 0
         store = self.retriever.catalogue
         for s in picked:
@@ -257,6 +275,7 @@ class _NoModel:
     """Signals only: every probability 0 (the cross-encoder still runs when shipped)."""
 
     id = "features"
+    features = ()  # `bala train scorer` fits models without the sentences' own vectors
 
     def __init__(self, model=None):
         self.cross = getattr(model, "cross", None)

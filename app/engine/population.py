@@ -3,12 +3,19 @@
 A question about B-ALL answered from a lymphoma trial, or about children answered from an adult
 cohort, is at best indirect evidence. Such quotes are demoted and labelled ("about DLBCL, not
 B-ALL") so the clinician sees it, not hidden: they may still be the closest evidence there is.
-A source is judged by its passage read with its title.
+
+A question that names no disease is about the product's domain (`AnswerSettings.domain`,
+B-ALL): "What options exist after a CD19-negative relapse following CAR T-cell therapy?" asked
+of bala is a B-ALL question, and a JULIET (DLBCL) sentence is indirect evidence for it.
+What a passage is about is read from the passage itself (with its source's title); a passage
+that names no disease falls back to its source's evidence labels (ingest/labels.py, derived
+from MEDLINE indexing or the source's title and text) - many sources have no title.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 # Disease groups: (label, pattern). Case-sensitive where an acronym is ambiguous in lower case.
 DISEASES: tuple[tuple[str, re.Pattern], ...] = (
@@ -24,6 +31,11 @@ DISEASES: tuple[tuple[str, re.Pattern], ...] = (
     ("myeloma", re.compile(r"\bMM\b|(?i:myeloma)")),
     ("AML", re.compile(r"\bAML\b|(?i:acute myeloid leuka?emia)")),
 )
+# ingest/labels.py disease labels -> the groups above (CML, MDS: no group, not compared).
+LABEL_GROUPS = {
+    "B-ALL": "B-ALL", "T-ALL": "B-ALL", "ALL": "B-ALL", "DLBCL": "DLBCL", "FL": "DLBCL",
+    "MCL": "DLBCL", "HL": "DLBCL", "CLL": "CLL", "MM": "myeloma", "AML": "AML",
+}  # fmt: skip
 _LYMPHOMA_NAME = re.compile(r"(?i)diffuse large B-cell lymphoma|\bDLBCL\b")
 _CHILDREN = re.compile(r"(?i)\b(?:child|children|childhood|pediatric|paediatric|infants?)\b")
 _ADULTS = re.compile(r"(?i)\b(?:adults?|adult patients|older patients|elderly)\b")
@@ -34,17 +46,28 @@ def diseases_in(text: str) -> set[str]:
     return {label for label, pattern in DISEASES if pattern.search(text)}
 
 
-def _lymphoma_label(text: str) -> str:
-    return "DLBCL" if _LYMPHOMA_NAME.search(text) else "lymphoma"
+def asked_diseases(question: str, domain: str = "B-ALL") -> set[str]:
+    """The disease groups a question is about: those it names, else the product's domain."""
+    return diseases_in(question) or ({domain} if domain else set())
 
 
-def mismatch(question: str, context: str) -> str:
-    """A short label when the context is about another disease or population, else ""."""
-    asked = diseases_in(question)
-    seen = diseases_in(context)
+def _lymphoma_label(text: str, labels: Iterable[str]) -> str:
+    named = _LYMPHOMA_NAME.search(text) or "DLBCL" in labels
+    return "DLBCL" if named else "lymphoma"
+
+
+def mismatch(question: str, context: str, source_diseases=(), domain: str = "B-ALL") -> str:
+    """A short label when the context is about another disease or population, else "".
+
+    `context`: the passage with its source's title; `source_diseases`: the source's evidence
+    labels, used when the passage names no disease; `domain`: what a question naming no
+    disease is about ("" = such a question is about no disease in particular).
+    """
+    asked = asked_diseases(question, domain)
+    seen = diseases_in(context) or {LABEL_GROUPS[d] for d in source_diseases if d in LABEL_GROUPS}
     if asked and seen and not asked & seen:
         other = sorted(seen)[0]
-        other = _lymphoma_label(context) if other == "DLBCL" else other
+        other = _lymphoma_label(context, source_diseases) if other == "DLBCL" else other
         return f"about {other}, not {sorted(asked)[0]}"
     if _CHILDREN.search(question) and _ADULTS.search(context) and not _CHILDREN.search(context):
         return "about adults, not children"

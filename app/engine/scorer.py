@@ -3,8 +3,9 @@
 Each candidate sentence of the top passages gets signals (`FEATURES`), and the shipped answer
 model (index/rerank.py; a logistic model fitted on BioASQ 7B-9B by `bala train scorer`) turns
 them into the probability that the sentence answers the question:
-- `sent_cos`: cosine of the sentence's own vector to the question (every sentence of a
-  passage used to share its passage's cosine, so term overlap decided and echoes won);
+- `sent_cos`: cosine of the sentence's own vector to the question - computed only for a
+  model that reads it (the shipped one does not: on BioASQ 10B it did not help, and it cost
+  one embedding call over every candidate per question);
 - `passage_cos`, `overlap`: the passage cosine and IDF-weighted term overlap of before;
 - `prior`: 1 / rank of the sentence's passage in the fused retrieval list;
 - `echo`: share of the sentence's content words that are question words; `novel`: how many
@@ -12,6 +13,12 @@ them into the probability that the sentence answers the question:
 - `section`: +1 after a RESULTS/CONCLUSIONS label, -1 after BACKGROUND/OBJECTIVE/METHODS or
   in a title; `title`: the passage is a title;
 - `length`, `digits`: answers carry figures and some length;
+- `rank1`, `first_sent`, `sent_pos`, `single`: the top passage; where in its passage the
+  sentence sits; a one-sentence passage;
+- `new_ents`, `new_nums`: entities (acronyms, gene/drug-like names) and numbers the sentence
+  adds that the question lacks; `q_which`/`q_what`/`q_how`/`q_list` and their products with
+  `new_ents`: what kind of answer the question asks for;
+- `d_*`: a signal minus the question's best value of it (each question has its own scale);
 - `ce`: the fine-tuned cross-encoder's logit, when the shipped model has one.
 A sentence that mostly restates the question (`restates`) is never the first quote.
 """
@@ -23,13 +30,24 @@ from dataclasses import replace
 
 import numpy as np
 
-from app.engine.population import mismatch
 from index.lexical import tokenize
 
 FEATURES = (
     "sent_cos", "passage_cos", "overlap", "prior", "echo", "novel", "section", "title",
     "length", "digits",
+    # relative to the question's best candidate (a question's scale is its own)
+    "d_sent_cos", "d_passage_cos", "d_overlap", "d_legacy",
+    # where it sits: the top passage, the first sentence of its passage, a one-sentence passage
+    "rank1", "first_sent", "sent_pos", "single",
+    # answer type: what the question asks for, and what the sentence brings that it lacks
+    "new_ents", "new_nums", "q_which", "q_what", "q_how", "q_list", "which_x_ents",
+    "list_x_ents",
 )  # fmt: skip
+RELATIVE = {"d_sent_cos": "sent_cos", "d_passage_cos": "passage_cos", "d_overlap": "overlap"}
+# An entity-like token: an acronym or a mixed-case/digit name (CD19, BCMA, FLT3, IL-6R).
+_ENTITY = re.compile(r"\b(?:[A-Z][A-Za-z0-9-]*[A-Z0-9][A-Za-z0-9-]*|[A-Za-z]+\d[A-Za-z0-9-]*)\b")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?\s*%|\b\d+(?:\.\d+)?\b")
+_WH = {"which": "q_which", "what": "q_what", "how": "q_how", "list": "q_list", "name": "q_list"}
 NOVEL_WORDS = 4  # a sentence adding this many content words beyond the question is no echo
 ECHO_SHARE = 0.6  # ... one with at least this share of question words and fewer new ones is
 
@@ -70,7 +88,54 @@ def section_signal(context_before: str, sentence: str, chunk_section: str) -> fl
     return 0.0
 
 
-def features_of(query, s, sent_cos: float, chunk) -> dict:
+def uses_sentence_vectors(model) -> bool:
+    """Whether the answer model reads `sent_cos` (each sentence embedded per question)."""
+    names = getattr(getattr(model, "logistic", model), "features", ("sent_cos",))
+    return any(n in ("sent_cos", "d_sent_cos") for n in names)
+
+
+def question_type(question: str) -> dict:
+    """What kind of answer the question asks for, from its first words (0/1 flags)."""
+    words = question.lower().split()
+    flags = dict.fromkeys(("q_which", "q_what", "q_how", "q_list"), 0.0)
+    if words and words[0] in _WH:
+        flags[_WH[words[0]]] = 1.0
+    if "list" in words[:2] or "name" in words[:3]:
+        flags["q_list"] = 1.0
+    return flags
+
+
+def answer_type_signals(query, c, qtype: dict) -> dict:
+    """Position of the sentence in its passage, and the entities and numbers it adds."""
+    asked = {m.lower() for m in _ENTITY.findall(query.text)}
+    tokens = set(query.tokens)
+    new = {e.lower() for e in _ENTITY.findall(c.text)} - asked
+    new_ents = min(len({e for e in new if e not in tokens}), 5) / 5
+    return {
+        "rank1": 1.0 if c.hit_rank == 1 else 0.0,
+        "first_sent": 1.0 if c.position == 0 else 0.0,
+        "sent_pos": c.position / (c.siblings - 1) if c.siblings > 1 else 0.0,
+        "single": 1.0 if c.siblings == 1 else 0.0,
+        "new_ents": new_ents,
+        "new_nums": min(len(_NUMBER.findall(c.text)), 5) / 5,
+        **qtype,
+        "which_x_ents": qtype["q_which"] * new_ents,
+        "list_x_ents": qtype["q_list"] * new_ents,
+    }
+
+
+def add_relative(rows: list[dict]) -> None:
+    """Each signal minus the question's best value of it (in place)."""
+    for name, base in RELATIVE.items():
+        top = max((r[base] for r in rows), default=0.0)
+        for r in rows:
+            r[name] = r[base] - top
+    top = max((r["legacy"] for r in rows), default=0.0)
+    for r in rows:
+        r["d_legacy"] = r["legacy"] - top
+
+
+def features_of(query, s, sent_cos: float, chunk, qtype: dict | None = None) -> dict:
     """The signals of one legacy-scored candidate (see the module docstring)."""
     from app.engine.query import QUESTION_STOPWORDS
 
@@ -90,29 +155,34 @@ def features_of(query, s, sent_cos: float, chunk) -> dict:
         "title": 1.0 if section == "title" else 0.0,
         "length": min(len(c.text.split()), 60) / 60,
         "digits": 1.0 if re.search(r"\d", c.text) else 0.0,
+        "legacy": s.score,  # the blend bala used before (compose.score_candidates)
+        **answer_type_signals(query, c, qtype or question_type(query.text)),
         "restates": echo_share(c.text, terms, QUESTION_STOPWORDS) > 0.0,
     }
 
 
 def rescore(
-    query, legacy: list, sent_cos: np.ndarray, logits, chunks: dict, contexts: dict, model, cfg
+    query, legacy: list, sent_cos: np.ndarray, logits, chunks: dict, labels: dict, model, cfg
 ) -> list:
     """Legacy-scored candidates re-ranked by the answer model's probability, best first.
 
-    A candidate whose source is about another disease or population than the question
-    names is demoted by `mismatch_penalty` and labelled.
+    A candidate whose passage is about another disease or population than the question
+    (`labels`: chunk id -> app/engine/population.mismatch label) is demoted by
+    `mismatch_penalty` and labelled.
     """
+    qtype = question_type(query.text)
     rows = [
-        features_of(query, s, cos, chunks.get(s.candidate.chunk_id))
+        features_of(query, s, cos, chunks.get(s.candidate.chunk_id), qtype)
         for s, cos in zip(legacy, sent_cos)
     ]
+    add_relative(rows)
     if logits is not None:
         for row, logit in zip(rows, logits):
             row["ce"] = float(logit)
     probs = model.predict(rows)
     out = []
     for s, row, p in zip(legacy, rows, probs):
-        label = mismatch(query.text, contexts.get(s.candidate.chunk_id, ""))
+        label = labels.get(s.candidate.chunk_id, "")
         score = float(p) + cfg.prior_weight * row["prior"]
         score -= cfg.mismatch_penalty if label else 0.0
         out.append(
