@@ -19,7 +19,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from core.ids import make_source_id, normalize_doi
+from core.ids import make_source_id, normalize_doi, pubmed_url
 from core.types import Document, Source
 from ingest.chunking import split_spans
 from ingest.errors import IngestError
@@ -236,7 +236,7 @@ def record_source(
         pages=record.pages,
         doi=record.doi,
         pmid=record.pmid,
-        url=f"https://pubmed.ncbi.nlm.nih.gov/{record.pmid}/",
+        url=pubmed_url(record.pmid) or "",
         path=path,
         sha256=sha256,
         publication_types=record.publication_types,

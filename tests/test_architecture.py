@@ -128,12 +128,7 @@ def test_the_long_function_allow_list_holds_no_stale_entry():
 OWN_IDENTIFIER_CODE = re.compile(
     r"10\\\.\\d|doi\.org/|pubmed\.ncbi\.nlm\.nih\.gov/|/pmc/articles/|pmc\.ncbi\.nlm\.nih\.gov/art"
 )
-IDENTIFIER_CODE_ALLOWED = {
-    # Being edited on other branches right now; move their links/regex to core/ids after merge.
-    "ingest/jats.py": "JATS reader (doi.org and PMC links), edited on another branch",
-    "ingest/medline.py": "MEDLINE reader (PubMed link), edited on another branch",
-    "ingest/fetch.py": "`bala fetch` id parser (DOI regex), edited on another branch",
-}
+IDENTIFIER_CODE_ALLOWED: dict[str, str] = {}  # file -> reason; keep it empty
 
 
 def test_identifiers_and_links_are_written_only_in_core_ids():
