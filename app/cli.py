@@ -187,12 +187,14 @@ def cmd_serve(args) -> int:
     from app.serve import auth_mode, serve
 
     secrets = Path(args.secrets) if args.secrets else None
+    settings = load_settings(args.index)
+    header = args.auth_proxy_header or settings.serve.auth_proxy_header or None
     try:
-        mode = auth_mode(args.host, secrets, args.auth_proxy_header, args.no_auth)
+        mode = auth_mode(args.host, secrets, header, args.no_auth)
     except AuthConfigError as exc:
         print(f"bala serve: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    return serve(load_settings(args.index), host=args.host, port=args.port, mode=mode)
+    return serve(settings, host=args.host, port=args.port, mode=mode)
 
 
 def cmd_feedback(args) -> int:
