@@ -9,12 +9,12 @@ docs/app.md); the proxy alternative names the header that carries the proxy's us
 from __future__ import annotations
 
 import ipaddress
-import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-PROXY_HEADER_ENV = "BALA_AUTH_PROXY_HEADER"
+from core.settings import Settings, load_settings
+
 REQUIRED_AUTH_KEYS = ("redirect_uri", "cookie_secret")
 REQUIRED_PROVIDER_KEYS = ("client_id", "client_secret", "server_metadata_url")
 NOT_PROVIDERS = frozenset({"client_kwargs"})  # tables of [auth] that are not providers
@@ -103,6 +103,8 @@ def serve_auth_problem(host: str, mode: AuthMode, no_auth: bool) -> str | None:
     )
 
 
-def proxy_header() -> str | None:
-    """The header the authenticating proxy sets (from `bala serve --auth-proxy-header`)."""
-    return os.environ.get(PROXY_HEADER_ENV) or None
+def proxy_header(settings: Settings | None = None) -> str | None:
+    """The header the authenticating proxy sets (setting `serve.auth_proxy_header`, which
+    `bala serve --auth-proxy-header` passes on to the app)."""
+    settings = settings or load_settings()
+    return settings.serve.auth_proxy_header or None

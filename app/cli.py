@@ -11,6 +11,7 @@ import os
 import sys
 from pathlib import Path
 
+from app.eval_bridge import engine_functions
 from core.settings import SettingsError, load_settings
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
@@ -187,12 +188,14 @@ def cmd_serve(args) -> int:
     from app.serve import auth_mode, serve
 
     secrets = Path(args.secrets) if args.secrets else None
+    settings = load_settings(args.index)
+    header = args.auth_proxy_header or settings.serve.auth_proxy_header or None
     try:
-        mode = auth_mode(args.host, secrets, args.auth_proxy_header, args.no_auth)
+        mode = auth_mode(args.host, secrets, header, args.no_auth)
     except AuthConfigError as exc:
         print(f"bala serve: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    return serve(load_settings(args.index), host=args.host, port=args.port, mode=mode)
+    return serve(settings, host=args.host, port=args.port, mode=mode)
 
 
 def cmd_feedback(args) -> int:
@@ -221,51 +224,6 @@ def cmd_feedback(args) -> int:
     return EXIT_OK
 
 
-def engine_functions(settings):
-    """The answer engine as the plain functions eval/ takes."""
-    from app.engine.answer import get_engine
-    from eval.cli import EngineFunctions
-
-    engine = get_engine(settings)
-    return EngineFunctions(
-        ask=lambda q: engine.ask(q).to_json(),
-        rank_sources=lambda q: [h.chunk.source_id for h in engine.retrieve(q, k=50)],
-        stored_slice=engine.retriever.catalogue.stored_slice,
-        build_id=engine.retriever.build_id,
-        evidence=lambda q: _evidence_json(engine.evidence(q)),
-        source_ids=lambda: set(engine.retriever.sources),
-        answer_settings=settings.answer,
-        candidates=lambda q: [
-            {"text": c.text, "hit_rank": c.hit_rank} for c in engine.candidates(q)
-        ],
-        passages=lambda q: [h.chunk.text for h in engine.retrieve(q)],
-        signals=lambda q: _signals_json(engine.evidence(q)),
-        features=engine.features,
-    )
-
-
-def _signals_json(evidence) -> list[dict]:
-    return [
-        {
-            "text": s.candidate.text,
-            "label": s.label,
-            "answer": s.answer,
-            "score": s.score,
-            **s.signals,
-        }
-        for s in evidence.scored
-        if s.signals is not None
-    ]
-
-
-def _evidence_json(evidence) -> dict:
-    from dataclasses import asdict
-
-    data = asdict(evidence.strength)
-    data["missing_terms"] = list(evidence.missing)
-    return data
-
-
 def _export_path(value: str) -> str:
     if Path(value).suffix.lower() not in (".md", ".bib", ".ris", ".json"):
         raise argparse.ArgumentTypeError(f"{value}: export as .md, .bib, .ris or .json")
@@ -279,9 +237,23 @@ def _add_index(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The `bala` parser: one registration function per group of subcommands."""
     parser = argparse.ArgumentParser(prog="bala", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_library_commands(sub)
+    _add_answer_commands(sub)
+    _add_app_commands(sub)
 
+    from app.settings_cli import add_settings_command
+    from eval.cli import add_eval_commands
+
+    add_settings_command(sub, _add_index)
+    add_eval_commands(sub, _add_index, engine_functions)
+    return parser
+
+
+def _add_library_commands(sub) -> None:
+    """The maintainer's commands: ingest, fetch, status, enrich, refs."""
     p = sub.add_parser(
         "ingest", help="index PDFs, text/markdown, JSONL passages, PubMed/MEDLINE and PMC JATS XML"
     )
@@ -307,6 +279,26 @@ def build_parser() -> argparse.ArgumentParser:
     _add_index(p)
     p.set_defaults(func=cmd_status)
 
+    p = sub.add_parser("enrich", help="fill missing citation metadata from MEDLINE XML")
+    p.add_argument("--from", dest="medline", nargs="+", metavar="MEDLINE_XML")
+    p.add_argument("--online", action="store_true", help="fetch missing records from NCBI")
+    _add_index(p)
+    p.set_defaults(func=cmd_enrich)
+
+    p = sub.add_parser("refs", help="a work's reference list: in the library or missing")
+    p.add_argument("target", help="an indexed source id, or a PDF/JATS/text file")
+    p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--missing-as", choices=["ris", "csv", "pmids"], help="print the missing references"
+    )
+    p.add_argument("--online", action="store_true", help="look missing ones up at NCBI")
+    p.add_argument("--crossref", action="store_true", help="with --online: also ask Crossref")
+    _add_index(p)
+    p.set_defaults(func=cmd_refs)
+
+
+def _add_answer_commands(sub) -> None:
+    """The clinician's command: ask."""
     p = sub.add_parser("ask", help="answer a question with verbatim, cited quotes")
     p.add_argument("question")
     p.add_argument("--k", type=int, default=None, help="passages to retrieve")
@@ -325,23 +317,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_index(p)
     p.set_defaults(func=cmd_ask)
 
-    p = sub.add_parser("enrich", help="fill missing citation metadata from MEDLINE XML")
-    p.add_argument("--from", dest="medline", nargs="+", metavar="MEDLINE_XML")
-    p.add_argument("--online", action="store_true", help="fetch missing records from NCBI")
-    _add_index(p)
-    p.set_defaults(func=cmd_enrich)
 
-    p = sub.add_parser("refs", help="a work's reference list: in the library or missing")
-    p.add_argument("target", help="an indexed source id, or a PDF/JATS/text file")
-    p.add_argument("--json", action="store_true")
-    p.add_argument(
-        "--missing-as", choices=["ris", "csv", "pmids"], help="print the missing references"
-    )
-    p.add_argument("--online", action="store_true", help="look missing ones up at NCBI")
-    p.add_argument("--crossref", action="store_true", help="with --online: also ask Crossref")
-    _add_index(p)
-    p.set_defaults(func=cmd_refs)
-
+def _add_app_commands(sub) -> None:
+    """The served app and what it stores: serve, feedback."""
     p = sub.add_parser("serve", help="start the Streamlit app")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8501)
@@ -357,14 +335,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="export: write JSON to this file (mode 0600) instead of stdout")
     _add_index(p)
     p.set_defaults(func=cmd_feedback)
-
-    from app.settings_cli import add_settings_command
-    from eval.cli import add_eval_commands
-
-    add_settings_command(sub, _add_index)
-
-    add_eval_commands(sub, _add_index, engine_functions)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

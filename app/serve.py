@@ -10,14 +10,13 @@ import threading
 from pathlib import Path
 
 from app.auth import (
-    PROXY_HEADER_ENV,
     AuthConfigError,
     AuthMode,
     default_secrets_files,
     resolve_auth,
     serve_auth_problem,
 )
-from core.settings import Settings
+from core.settings import Settings, env_names
 
 APP_SCRIPT = Path(__file__).with_name("streamlit_app.py")
 
@@ -78,9 +77,11 @@ def serve(
     """
     env = dict(os.environ)
     env["BALA_INDEX"] = str(settings.index_dir)
-    env.pop(PROXY_HEADER_ENV, None)
+    nested, flat = env_names("serve", "auth_proxy_header")
+    env.pop(nested, None)  # the app reads the header from the flag's value only
+    env.pop(flat, None)
     if mode.kind == "proxy":
-        env[PROXY_HEADER_ENV] = mode.detail
+        env[flat] = mode.detail
     secrets = Path(mode.detail) if mode.kind == "oidc" else None
     cmd = streamlit_command(host, port, secrets)
     sign_in = {"oidc": f"OpenID Connect ({mode.detail})", "proxy": f"proxy header {mode.detail}"}

@@ -18,6 +18,11 @@ _DOI_ALONE = re.compile(r"10\.\d{4,9}/\S+")
 _DOI_PREFIX = re.compile(r"^(https?://(dx\.)?doi\.org/|doi:\s*)", re.IGNORECASE)
 _PMID = re.compile(r"\d{1,10}")
 _PMCID = re.compile(r"(?:PMC)?(\d{1,10})", re.IGNORECASE)
+# An id as a user types it (`bala fetch`, `--from` files): a PMID ("29768149", "pmid:29768149"),
+# a PMCID ("PMC3460867", "pmcid:PMC3460867") or a DOI ("10.1182/…", "doi:…", a doi.org URL).
+_TYPED_PMID = re.compile(r"(?:pmid:\s*)?(\d{1,9})", re.IGNORECASE)
+_TYPED_PMCID = re.compile(r"(?:pmcid:\s*)?(?:PMC)(\d{1,9})", re.IGNORECASE)
+_TYPED_DOI = re.compile(r"(?:doi:\s*|https?://(?:dx\.)?doi\.org/)?(10\.\d{4,9}/\S+)", re.I)
 
 DOI_BASE = "https://doi.org/"
 PUBMED_BASE = "https://pubmed.ncbi.nlm.nih.gov/"
@@ -42,6 +47,19 @@ def normalize_pmcid(value: str) -> str:
     """'PMC1234567' from 'pmc1234567' or '1234567'; '' when it is not a PMCID."""
     match = _PMCID.fullmatch((value or "").strip())
     return f"PMC{match.group(1)}" if match else ""
+
+
+def parse_identifier(raw: str) -> tuple[str, str] | None:
+    """("pmid", digits without leading zeros) | ("pmcid", "PMC<digits>") | ("doi", bare
+    lowercase DOI) for an id as typed; None when it is none of the three."""
+    text = (raw or "").strip()
+    if m := _TYPED_PMID.fullmatch(text):
+        return "pmid", m.group(1).lstrip("0") or "0"
+    if m := _TYPED_PMCID.fullmatch(text):
+        return "pmcid", f"PMC{m.group(1)}"
+    if m := _TYPED_DOI.fullmatch(text):
+        return "doi", normalize_doi(m.group(1))
+    return None
 
 
 def make_source_id(doi: str = "", pmid: str = "", text: str = "") -> str:

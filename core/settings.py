@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_INDEX_DIR = Path.home() / ".local" / "share" / "bala" / "index"
+DEFAULT_ONNX_DIR = Path.home() / ".cache" / "bala" / "onnx"
 ENV_PREFIX = "BALA_"
 NESTED = "__"
 INDEX_DIR_VAR = "BALA_INDEX"
@@ -63,6 +64,12 @@ class IndexSettings(_Frozen):
     engine: Literal["local", "milvus"] = "local"
     milvus_uri: str = "http://127.0.0.1:19530"
     milvus_timeout_s: float = 5.0  # connecting and each call; unreachable -> a clear error
+    # Where the ONNX model exported from the bundled weights is cached ("" = DEFAULT_ONNX_DIR).
+    onnx_dir: str = ""
+
+    @property
+    def onnx_cache_dir(self) -> Path:
+        return Path(self.onnx_dir).expanduser() if self.onnx_dir else DEFAULT_ONNX_DIR
 
 
 class RetrieveSettings(_Frozen):
@@ -120,6 +127,9 @@ class FetchSettings(_Frozen):
     idconv_url: str = "https://pmc.ncbi.nlm.nih.gov/tools/idconv/api/v1/articles/"
     pmc_oa_url: str = "https://www.ncbi.nlm.nih.gov/pmc/utils/oa/oa.fcgi"
     crossref_url: str = "https://api.crossref.org"  # `bala refs --online --crossref`
+    # Requests per second to Crossref, paced apart from NCBI's limit (Crossref states the
+    # limit of each pool in its x-rate-limit-limit / x-rate-limit-interval answer headers).
+    crossref_rate: float = Field(default=5.0, gt=0)
     ncbi_api_key: str = ""  # also read from NCBI_API_KEY; raises the limit from 3 to 10 req/s
     ncbi_tool: str = "bala"
     ncbi_email: str = ""
@@ -129,6 +139,14 @@ class FetchSettings(_Frozen):
     fetch_backoff_s: float = 1.0  # first retry wait; doubles each time (Retry-After wins)
     fetch_timeout_s: float = 30.0
     fetch_full_text: bool = True  # also PMC open-access JATS where the licence allows
+
+
+class ServeSettings(_Frozen):
+    """`bala serve` and the app it runs."""
+
+    # The header an authenticating reverse proxy sets to the signed-in user's id ("" = no
+    # proxy); `bala serve --auth-proxy-header` wins, and passes it on to the app.
+    auth_proxy_header: str = ""
 
 
 class Settings(BaseSettings):
@@ -145,6 +163,7 @@ class Settings(BaseSettings):
     retrieve: RetrieveSettings = Field(default_factory=RetrieveSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     fetch: FetchSettings = Field(default_factory=FetchSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
 
     @field_validator("index_dir")
     @classmethod

@@ -39,10 +39,10 @@ def _child(variant: str, texts_path: str, out_path: str, backend: str) -> None:
         started = time.perf_counter()
         vectors = model.encode(texts, batch_size=128, normalize_embeddings=True)
     else:
-        from core.settings import IndexSettings
+        from core.settings import load_settings
         from index.embed import load_embedder
 
-        embedder = load_embedder(IndexSettings(backend=backend))
+        embedder = load_embedder(load_settings().index.replace(backend=backend))
         embedder.encode(texts[:8])
         started = time.perf_counter()
         vectors = embedder.encode(texts)

@@ -177,22 +177,30 @@ BENCH_MODULES = (
 
 
 def add_eval_commands(sub, add_index, engine_for) -> None:
-    """Register `bala eval` and the `bala bench` group."""
+    """Register `bala eval`, `bala train` and the `bala bench` group."""
     p = sub.add_parser("eval", help="score the curated question set")
     p.add_argument("--set", help="eval set JSONL (default: eval/curated.jsonl)")
     p.add_argument("--json", metavar="OUT", help="write the full result as JSON")
     p.add_argument("--report", metavar="DIR", help="write report.md with PNG plots")
     add_index(p)
     p.set_defaults(func=lambda a: _cmd_eval(a, engine_for))
-
+    _add_train_command(sub, engine_for)
     bench = sub.add_parser("bench", help="benchmarks (JSON output)")
     bench_sub = bench.add_subparsers(dest="bench", required=True)
-    p = bench_sub.add_parser("latency", help="warm ask p50/p95 and CLI cold start")
-    p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--cold-runs", type=int, default=2)
-    p.add_argument("--json", metavar="OUT")
-    add_index(p)
-    p.set_defaults(func=lambda a: _cmd_latency(a, engine_for))
+    _add_engine_benches(bench_sub, add_index, engine_for)
+    for name in BENCH_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        if hasattr(module, "register_bench"):
+            module.register_bench(bench_sub)
+
+
+def _add_train_command(sub, engine_for) -> None:
+    """`bala train scorer|bars`."""
     p = sub.add_parser(
         "train", help="train the answer scorer (BioASQ 7B-9B; see eval/train_scorer.py)"
     )
@@ -214,6 +222,17 @@ def add_eval_commands(sub, add_index, engine_for) -> None:
     p.set_defaults(
         func=lambda a: (_cmd_train if a.what == "scorer" else _cmd_train_bars)(a, engine_for)
     )
+
+
+def _add_engine_benches(bench_sub, add_index, engine_for) -> None:
+    """The benches that run the answer engine: latency, answers, abstention (the others
+    register themselves from their modules, BENCH_MODULES)."""
+    p = bench_sub.add_parser("latency", help="warm ask p50/p95 and CLI cold start")
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--cold-runs", type=int, default=2)
+    p.add_argument("--json", metavar="OUT")
+    add_index(p)
+    p.set_defaults(func=lambda a: _cmd_latency(a, engine_for))
     p = bench_sub.add_parser("answers", help="answer-level quality of quoting strategies")
     p.add_argument("--scorers", nargs="+", help="answer scorers (default: answer legacy)")
     p.add_argument("--splits", nargs="+", default=["tune", "report"])
@@ -230,12 +249,3 @@ def add_eval_commands(sub, add_index, engine_for) -> None:
     p.add_argument("--json", metavar="OUT")
     add_index(p)
     p.set_defaults(func=lambda a: _cmd_abstention(a, engine_for))
-    for name in BENCH_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        if hasattr(module, "register_bench"):
-            module.register_bench(bench_sub)

@@ -50,14 +50,17 @@ _LOCK = threading.Lock()
 
 def load_embedder(settings: IndexSettings) -> Embedder:
     """One embedder per (model, backend) per process; safe to call from several threads."""
-    key = (settings.model_id, settings.backend, settings.batch_size)
+    key = (settings.model_id, settings.backend, settings.batch_size, settings.onnx_cache_dir)
     with _LOCK:
         if key not in _EMBEDDERS:
             if settings.backend == "torch":
                 _EMBEDDERS[key] = TorchEmbedder(settings.model_id, settings.batch_size)
             elif settings.backend in ("onnx", "onnx-int8"):
                 _EMBEDDERS[key] = OnnxEmbedder(
-                    settings.model_id, settings.batch_size, settings.backend
+                    settings.model_id,
+                    settings.batch_size,
+                    settings.backend,
+                    settings.onnx_cache_dir,
                 )
             else:
                 raise ValueError(

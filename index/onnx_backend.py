@@ -1,7 +1,8 @@
 """all-MiniLM-L6-v2 on onnxruntime: exported locally from the bundled weights, nothing downloaded.
 
 The export (torch.onnx, then optionally int8 dynamic quantization) runs once per model files
-and is cached under `$BALA_ONNX_DIR` or `~/.cache/bala/onnx/<model hash>/`. Encoding sorts
+and is cached under `<onnx_dir>/<model hash>/` (setting `index.onnx_dir`, `BALA_ONNX_DIR`;
+default `~/.cache/bala/onnx/`). Encoding sorts
 texts by length, pads each batch only to its own longest text, deduplicates identical texts,
 mean-pools over the attention mask and L2-normalizes, like sentence-transformers does.
 """
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.settings import onnx_threads
+from core.settings import DEFAULT_ONNX_DIR, onnx_threads
 from index.model import bundled_model_path
 
 MAX_TOKENS = 256  # the model's max_seq_length
@@ -33,8 +34,7 @@ def _model_hash(model_dir: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def export_dir(model_dir: Path) -> Path:
-    root = Path(os.environ.get("BALA_ONNX_DIR", Path.home() / ".cache" / "bala" / "onnx"))
+def export_dir(model_dir: Path, root: Path) -> Path:
     return root / _model_hash(model_dir)
 
 
@@ -73,10 +73,11 @@ def _export_fp32(model_dir: Path, out: Path) -> None:
         )
 
 
-def ensure_exported(variant: str, model_dir: Path | None = None) -> Path:
-    """Path of the ONNX file for `variant`, exporting it first if needed (under a file lock)."""
+def ensure_exported(variant: str, root: Path, model_dir: Path | None = None) -> Path:
+    """Path of the ONNX file for `variant` under the cache folder `root`, exporting it first
+    if needed (under a file lock)."""
     model_dir = model_dir or bundled_model_path()
-    folder = export_dir(model_dir)
+    folder = export_dir(model_dir, root)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / VARIANTS[variant]
     if target.is_file():
@@ -108,7 +109,13 @@ def ensure_exported(variant: str, model_dir: Path | None = None) -> Path:
 class OnnxEmbedder:
     """The Embedder protocol on onnxruntime (backend "onnx" fp32 or "onnx-int8")."""
 
-    def __init__(self, model_id: str, batch_size: int = 64, variant: str = "onnx"):
+    def __init__(
+        self,
+        model_id: str,
+        batch_size: int = 64,
+        variant: str = "onnx",
+        onnx_dir: Path = DEFAULT_ONNX_DIR,
+    ):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -118,7 +125,9 @@ class OnnxEmbedder:
         options.intra_op_num_threads = onnx_threads()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session = ort.InferenceSession(
-            str(ensure_exported(variant, model_dir)), options, providers=["CPUExecutionProvider"]
+            str(ensure_exported(variant, onnx_dir, model_dir)),
+            options,
+            providers=["CPUExecutionProvider"],
         )
         self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self.tokenizer.enable_truncation(MAX_TOKENS)

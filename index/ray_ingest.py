@@ -129,7 +129,7 @@ class RayEmbedder:
         if settings.backend in ("onnx", "onnx-int8"):  # export once here, not in every actor
             from index.onnx_backend import ensure_exported
 
-            ensure_exported(settings.backend)
+            ensure_exported(settings.backend, settings.onnx_cache_dir)
 
     def encode_stream(self, texts: list[str]) -> Iterator[tuple[list[int], np.ndarray]]:
         if not texts:

@@ -1,23 +1,31 @@
-"""`bala refs --online`: references the library does not hold, and that print neither PMID
-nor DOI, looked up at NCBI (ECitMatch on journal/year/volume/first page/first author, else
-esearch on the title) and, with Crossref enabled, at Crossref (for a DOI).
+"""`bala refs --online`: references the library does not hold, looked up at NCBI.
+
+- A reference that prints a DOI but no PMID: the DOI goes to the NCBI ID converter (as in
+  `bala fetch`), else to esearch `<doi>[doi]` when the article is outside PMC; a printed
+  DOI is an identifier, so the PMID found for it is taken as is (method `doi`).
+- A reference that prints neither: ECitMatch on journal/year/volume/first page/first author,
+  else esearch on the title, and, with Crossref enabled, Crossref (for a DOI).
 
 Never a guess: every candidate is verified against what the service says of it (esummary's
 title, authors and year for a PMID; the work's own metadata for a Crossref DOI), scored with
 the library matcher's `pair_score` (index/resolve.py), and accepted only at or above the same
 measured THRESHOLD and ahead of the next candidate by MARGIN. An accepted id is reported
 ("not in library: PMID ...") and fed to `--missing-as pmids`; nothing is added to the library.
-All requests go through `bala fetch`'s one client (rate limit, retries on 429/5xx/drops).
+All NCBI requests go through `bala fetch`'s one client (NCBI's rate limit, retries on
+429/5xx/drops); Crossref's requests through a client of their own, paced by
+`fetch.crossref_rate`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from core.ids import normalize_doi
 from core.settings import Settings
 from core.types import Reference, Source
 from index.resolve import MARGIN, THRESHOLD, Library, pair_score
 from ingest import citmatch
+from ingest import fetch as ncbi
 from ingest.download import FetchError, HttpClient
 from ingest.fetch import batches
 
@@ -27,7 +35,7 @@ class OnlineMatch:
     """What the lookup of one reference gave: an accepted id, or the best rejected one."""
 
     n: int
-    method: str  # ecitmatch | esearch | crossref
+    method: str  # doi | ecitmatch | esearch | crossref
     pmid: str = ""
     doi: str = ""
     score: float = 0.0
@@ -46,11 +54,18 @@ class OnlineReport:
 def network_calls(settings: Settings, crossref: bool) -> str:
     fetch = settings.fetch
     said = f"NCBI E-utilities ecitmatch, esearch and esummary at {fetch.eutils_url}"
+    said += f"; the NCBI ID converter at {fetch.idconv_url}"
     return said + (f"; Crossref /works at {fetch.crossref_url}" if crossref else "")
 
 
 def needs_lookup(ref: Reference) -> bool:
+    """Neither PMID nor DOI printed: found by its citation or title, never by an id."""
     return not ref.pmid and not ref.doi
+
+
+def needs_pmid(ref: Reference) -> bool:
+    """A printed DOI without a PMID: the DOI is converted."""
+    return bool(ref.doi) and not ref.pmid
 
 
 def verify(ref: Reference, candidate: Source) -> float:
@@ -73,21 +88,58 @@ def choose(ref: Reference, scored: list[tuple[float, Source]], method: str) -> O
 class _Lookup:
     def __init__(self, settings: Settings, client: HttpClient, report: OnlineReport):
         self.fetch, self.client, self.report = settings.fetch, client, report
+        self.crossref_client = HttpClient(
+            settings.fetch, interval=citmatch.crossref_interval(settings.fetch)
+        )
         self.summaries: dict[str, Source] = {}  # PMID -> esummary's record, asked once
 
     def get(self, url: str, numbers: list[int], what: str) -> bytes | None:
         if self.report.aborted:
             self.report.failed += [(n, f"not attempted: {self.report.aborted}") for n in numbers]
             return None
+        client = self.crossref_client if what == "Crossref" else self.client
         try:
-            return self.client.get(url)
+            return client.get(url)
         except FetchError as exc:
             if exc.network:
                 self.report.aborted = f"network failure ({exc.reason})"
             self.report.failed += [(n, f"{what}: {exc.reason}") for n in numbers]
             return None
         finally:
-            self.report.requests = self.client.requests
+            self.report.requests = self.client.requests + self.crossref_client.requests
+
+    def doi_pmids(self, refs: list[Reference]) -> dict[int, str]:
+        """Reference n -> the PMID of its printed DOI: the ID converter in batches, then
+        esearch `<doi>[doi]` for DOIs it does not know (one PMID exactly, else none)."""
+        by_doi: dict[str, list[int]] = {}
+        for ref in refs:
+            by_doi.setdefault(normalize_doi(ref.doi), []).append(ref.n)
+        pmids: dict[str, str] = {}
+        for chunk in batches(list(by_doi), self.fetch.fetch_batch):
+            numbers = [n for doi in chunk for n in by_doi[doi]]
+            body = self.get(ncbi.idconv_url(self.fetch, chunk), numbers, "ID converter")
+            try:
+                found = ncbi.parse_idconv(body) if body is not None else {}
+            except ValueError as exc:
+                self.report.failed += [(n, f"ID converter: {exc}") for n in numbers]
+                continue
+            pmids.update(
+                {doi: found[doi]["pmid"] for doi in chunk if found.get(doi, {}).get("pmid")}
+            )
+        for doi in by_doi:
+            if doi not in pmids:
+                body = self.get(ncbi.esearch_doi_url(self.fetch, doi), by_doi[doi], "esearch")
+                ids = self._esearch_ids(body, by_doi[doi]) if body is not None else []
+                if len(ids) == 1:
+                    pmids[doi] = ids[0]
+        return {n: pmids[doi] for doi, numbers in by_doi.items() if doi in pmids for n in numbers}
+
+    def _esearch_ids(self, body: bytes, numbers: list[int]) -> list[str]:
+        try:
+            return ncbi.parse_esearch(body)
+        except ValueError as exc:
+            self.report.failed += [(n, f"esearch: {exc}") for n in numbers]
+            return []
 
     def ecitmatch(self, refs: list[Reference]) -> dict[int, list[str]]:
         lines = {r.n: citmatch.citmatch_line(r) for r in refs}
@@ -105,13 +157,7 @@ class _Lookup:
         body = self.get(citmatch.esearch_title_url(self.fetch, term), [ref.n], "esearch")
         if body is None:
             return []
-        from ingest.fetch import parse_esearch
-
-        try:
-            return parse_esearch(body)[: citmatch.TITLE_CANDIDATES]
-        except ValueError as exc:
-            self.report.failed.append((ref.n, f"esearch: {exc}"))
-            return []
+        return self._esearch_ids(body, [ref.n])[: citmatch.TITLE_CANDIDATES]
 
     def esummary(self, pmids: list[str], numbers: list[int]) -> dict[str, Source]:
         found: dict[str, Source] = {}
@@ -142,11 +188,16 @@ def lookup_references(
     crossref: bool = False,
     client: HttpClient | None = None,
 ) -> OnlineReport:
-    """Look up the references that print no PMID/DOI; see the module docstring. Round 1:
-    ECitMatch, and title esearch for the entries it cannot match; round 2: title esearch
-    for entries whose ECitMatch candidate was rejected; then Crossref, when asked."""
+    """Look up the references that print no PMID; see the module docstring. First the
+    printed DOIs' PMIDs; then, for entries that print neither, round 1: ECitMatch, and title
+    esearch for the entries it cannot match; round 2: title esearch for entries whose
+    ECitMatch candidate was rejected; then Crossref, when asked."""
     report = OnlineReport()
     run = _Lookup(settings, client or HttpClient(settings.fetch), report)
+    with_doi = [r for r in refs if needs_pmid(r)]
+    for n, pmid in run.doi_pmids(with_doi).items():
+        doi = normalize_doi(next(r.doi for r in with_doi if r.n == n))
+        report.matches[n] = OnlineMatch(n, "doi", pmid, doi, 1.0, "", True)
     todo = [r for r in refs if needs_lookup(r)]
     found = run.ecitmatch(todo)
     methods = {n: "ecitmatch" for n in found}

@@ -124,6 +124,11 @@ def parse_esummary(body: bytes) -> dict[str, Source]:
     return found
 
 
+def crossref_interval(fetch: FetchSettings) -> float:
+    """Seconds between Crossref request starts: its own rate, with NCBI's 10% margin."""
+    return 1.1 / fetch.crossref_rate
+
+
 def crossref_url(fetch: FetchSettings, ref: Reference) -> str:
     params = {"query.bibliographic": ref.text[:400], "rows": str(CROSSREF_ROWS)}
     if fetch.ncbi_email:

@@ -54,9 +54,17 @@ class HttpClient:
     retries; retries on 429, 5xx, timeouts and dropped connections, waiting Retry-After or
     an exponential backoff."""
 
-    def __init__(self, fetch: FetchSettings, sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        fetch: FetchSettings,
+        sleep: Callable[[float], None] = time.sleep,
+        interval: float | None = None,
+    ):
+        """`interval`: seconds between request starts (default: NCBI's, `min_interval`)."""
         self.fetch = fetch
-        self.limiter = RateLimiter(min_interval(fetch), sleep=sleep)
+        self.limiter = RateLimiter(
+            min_interval(fetch) if interval is None else interval, sleep=sleep
+        )
         self._sleep = sleep
         self.requests = 0  # every attempt, retries included
         self._opener = urllib.request.build_opener()

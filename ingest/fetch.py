@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
-from core.ids import normalize_doi
+from core.ids import normalize_doi, parse_identifier
 from core.settings import FetchSettings
 
 MAX_BATCH = 200  # NCBI: at most 200 ids per GET request
@@ -32,21 +32,12 @@ class WantedId:
     value: str  # normalized: digits, bare lowercase DOI, or PMC<digits>
 
 
-_PMID = re.compile(r"(?:pmid:\s*)?(\d{1,9})", re.IGNORECASE)
-_PMCID = re.compile(r"(?:pmcid:\s*)?(?:PMC)(\d{1,9})", re.IGNORECASE)
-_DOI = re.compile(r"(?:doi:\s*|https?://(?:dx\.)?doi\.org/)?(10\.\d{4,9}/\S+)", re.IGNORECASE)
-
-
 def classify_id(raw: str) -> WantedId:
     """PMID (digits, `pmid:`), PMCID (`PMC123`), or DOI (`10.x/...`, `doi:`, doi.org URL);
     ValueError names the id otherwise."""
-    text = raw.strip()
-    if m := _PMID.fullmatch(text):
-        return WantedId(raw, "pmid", m.group(1).lstrip("0") or "0")
-    if m := _PMCID.fullmatch(text):
-        return WantedId(raw, "pmcid", f"PMC{m.group(1)}")
-    if m := _DOI.fullmatch(text):
-        return WantedId(raw, "doi", normalize_doi(m.group(1)))
+    parsed = parse_identifier(raw)
+    if parsed:
+        return WantedId(raw, *parsed)
     raise ValueError(f"'{raw}' is not a PMID, PMCID (PMC123) or DOI (10.xxxx/...)")
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from core.ids import make_source_id, normalize_doi
+from core.ids import doi_url, make_source_id, normalize_doi, pmc_url
 from core.types import Citation, Document, Reference, Source
 from ingest.errors import IngestError
 from ingest.jats_text import BLOCKS, InlineText, block_citations, local
@@ -80,9 +80,7 @@ def _article_source(root, path: str, sha256: str) -> Source:
     pages = f"{fpage}-{lpage}" if fpage and lpage and lpage != fpage else fpage
     doi = normalize_doi(ids.get("doi", "")) if ids.get("doi") else ""
     pmid, pmc = ids.get("pmid", ""), ids.get("pmc", "") or ids.get("pmcid", "")
-    url = f"https://doi.org/{doi}" if doi else ""
-    if pmc and not url:
-        url = f"https://www.ncbi.nlm.nih.gov/pmc/articles/PMC{pmc.removeprefix('PMC')}/"
+    url = (doi_url(doi) if doi else None) or (pmc_url(pmc) if pmc else None) or ""
     return Source(
         source_id=make_source_id(doi, pmid),
         kind="review" if root.get("article-type") == "review-article" else "article",

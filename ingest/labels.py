@@ -46,6 +46,20 @@ DESIGNS = (
 POPULATIONS = ("pediatric", "adult", "both")
 DISEASES = ("B-ALL", "T-ALL", "ALL", "AML", "CML", "CLL", "DLBCL", "FL", "MCL", "HL", "MM", "MDS")
 
+
+def _keyed(rules) -> tuple:
+    """Each rule as (name, its lower-case keys, its upper-case keys, regex), split once."""
+    return tuple(
+        (
+            name,
+            tuple(k for k in keys if not k.isupper()),
+            tuple(k for k in keys if k.isupper()),
+            rule,
+        )
+        for name, keys, rule in rules
+    )
+
+
 # MEDLINE publication type (or study-type MeSH heading) -> design.
 _PUBTYPE_DESIGN = {
     "meta-analysis": "systematic-review",
@@ -132,6 +146,10 @@ _DISEASE_TEXT = (
 )  # fmt: skip
 
 
+_TEXT_DESIGN = _keyed(_TEXT_DESIGN)
+_DISEASE_TEXT = _keyed(_DISEASE_TEXT)
+
+
 @dataclass(frozen=True)
 class Labels:
     design: str = ""
@@ -169,10 +187,11 @@ _POPULATION_TEXT = (
     ("pediatric", ("child", "pediatric", "paediatric", "infant", "adolescen", "neonat", "aya"), _PEDIATRIC_TEXT),
     ("adult", ("adult", "elderly", "older", "aged"), _ADULT_TEXT),
 )  # fmt: skip
+_POPULATION_TEXT = _keyed(_POPULATION_TEXT)
 
 
-def population_from_text(text: str) -> str:
-    found = set(_matching(_POPULATION_TEXT, text))
+def population_from_text(text: str, lower: str | None = None) -> str:
+    found = set(_matching(_POPULATION_TEXT, text, lower))
     return _population("pediatric" in found, "adult" in found)
 
 
@@ -181,18 +200,20 @@ def diseases_from_mesh(mesh) -> tuple[str, ...]:
     return _ordered_diseases(found)
 
 
-def _matching(rules, text: str) -> Iterator[str]:
+def _matching(rules, text: str, lower: str | None = None) -> Iterator[str]:
     """Names of the rules that match `text`, in rule order; a rule's regex runs only when
     one of its key words occurs (a cheap substring test first: an upper-case key is looked
-    for as written, a lower-case one in the lower-cased text)."""
-    lower = text.lower()
-    for name, keys, rule in rules:
-        if any(k in (text if k.isupper() else lower) for k in keys) and rule.search(text):
+    for as written, a lower-case one in the lower-cased text, `lower` when given)."""
+    lower = text.lower() if lower is None else lower
+    for name, lower_keys, upper_keys, rule in rules:
+        if (
+            any(map(lower.__contains__, lower_keys)) or any(map(text.__contains__, upper_keys))
+        ) and rule.search(text):
             yield name
 
 
-def diseases_from_text(text: str) -> tuple[str, ...]:
-    return _ordered_diseases(set(_matching(_DISEASE_TEXT, text)))
+def diseases_from_text(text: str, lower: str | None = None) -> tuple[str, ...]:
+    return _ordered_diseases(set(_matching(_DISEASE_TEXT, text, lower)))
 
 
 def _ordered_diseases(found: set) -> tuple[str, ...]:
@@ -210,22 +231,31 @@ def evidence_labels(title: str, abstract: str, publication_types=(), mesh=()) ->
     medline = bool(design or population or diseases)
     if not design:
         design = design_from_text(title, abstract)
+    lower = text.lower() if not (population and diseases) else ""
     if not population:
-        population = population_from_text(text)
+        population = population_from_text(text, lower)
     if not diseases:
-        diseases = diseases_from_text(text)
+        diseases = diseases_from_text(text, lower)
     source = "medline" if medline else ("text" if design or population or diseases else "none")
     return Labels(design, population, diseases, source)
 
 
+LABEL_TEXT_CHARS = 20_000  # an abstract or a paper's opening pages decide
+
+
+def label_fields(title: str, text: str, publication_types=(), mesh=()) -> dict:
+    """A Source's label fields (design, population, diseases, labels_from) from its MEDLINE
+    fields, else its title and the start of its text; for building a Source in one go."""
+    labels = evidence_labels(title, text[:LABEL_TEXT_CHARS], publication_types, mesh)
+    return {
+        "design": labels.design,
+        "population": labels.population,
+        "diseases": labels.diseases,
+        "labels_from": labels.labels_from,
+    }
+
+
 def label_source(source: Source, text: str) -> Source:
     """The source with evidence labels from its MEDLINE fields, else its title and text."""
-    body = text[:20_000]  # an abstract or a paper's opening pages decide
-    labels = evidence_labels(source.title, body, source.publication_types, source.mesh)
-    return replace(
-        source,
-        design=labels.design,
-        population=labels.population,
-        diseases=labels.diseases,
-        labels_from=labels.labels_from,
-    )
+    fields = label_fields(source.title, text, source.publication_types, source.mesh)
+    return replace(source, **fields)

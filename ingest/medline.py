@@ -19,11 +19,11 @@ from pathlib import Path
 
 from lxml import etree
 
-from core.ids import make_source_id, normalize_doi
+from core.ids import make_source_id, normalize_doi, pubmed_url
 from core.types import Document, Source
 from ingest.chunking import split_spans
 from ingest.errors import IngestError
-from ingest.labels import label_source
+from ingest.labels import label_fields
 
 ROOTS = ("PubmedArticleSet", "MedlineCitationSet")
 PASSAGE_SEP = "\n\n"
@@ -69,45 +69,55 @@ def _text(elem) -> str:
     return " ".join("".join(elem.itertext()).split())
 
 
-def _year(pub_date, article) -> int | None:
-    for raw in (
-        pub_date.findtext("Year") if pub_date is not None else None,
-        pub_date.findtext("MedlineDate") if pub_date is not None else None,
-        article.findtext("ArticleDate/Year"),
-    ):
-        match = re.search(r"\b(1[89]|20)\d\d\b", raw or "")
+_YEAR = re.compile(r"\b(1[89]|20)\d\d\b")
+
+
+def _first_year(*raws: str) -> int | None:
+    for raw in raws:
+        match = _YEAR.search(raw) if raw else None
         if match:
             return int(match.group())
     return None
 
 
-def _authors(article) -> tuple[str, ...]:
-    names = []
-    for author in article.iterfind("AuthorList/Author"):
-        if author.get("ValidYN", "Y") != "Y":
-            continue
-        last = author.findtext("LastName")
-        if last:
-            parts = (last, author.findtext("Initials"), author.findtext("Suffix"))
-            names.append(" ".join(" ".join(p.split()) for p in parts if p))
-        elif author.find("CollectiveName") is not None:
-            names.append(_text(author.find("CollectiveName")))
-    return tuple(names)
+def _children(elem) -> dict[str, object]:
+    """The first child of each tag (one pass over the children, no path lookups)."""
+    found: dict[str, object] = {}
+    if elem is not None:
+        for child in elem:
+            found.setdefault(child.tag, child)
+    return found
 
 
-def _pages(article) -> str:
-    pages = _text(article.find("Pagination/MedlinePgn"))
+def _author(author) -> str:
+    """ "Lastname Initials Suffix", else the collective name; "" for neither."""
+    parts = _children(author)
+    last = parts.get("LastName")
+    if last is not None and last.text:
+        names = (last, parts.get("Initials"), parts.get("Suffix"))
+        return " ".join(t for t in (_text(n) for n in names if n is not None) if t)
+    collective = parts.get("CollectiveName")
+    return _text(collective) if collective is not None else ""
+
+
+def _authors(author_list) -> tuple[str, ...]:
+    if author_list is None:
+        return ()
+    names = (_author(a) for a in author_list if a.tag == "Author" and a.get("ValidYN", "Y") == "Y")
+    return tuple(n for n in names if n)
+
+
+def _pages(pagination) -> str:
+    parts = _children(pagination)
+    pages = _text(parts.get("MedlinePgn"))
     if pages:
         return pages
-    start, end = (
-        _text(article.find("Pagination/StartPage")),
-        _text(article.find("Pagination/EndPage")),
-    )
+    start, end = _text(parts.get("StartPage")), _text(parts.get("EndPage"))
     return f"{start}-{end}" if start and end else start
 
 
-def _doi(article, pubmed_data) -> str:
-    for loc in article.iterfind("ELocationID"):
+def _doi(locations: list, pubmed_data) -> str:
+    for loc in locations:
         if loc.get("EIdType") == "doi" and loc.get("ValidYN", "Y") == "Y" and _text(loc):
             return normalize_doi(_text(loc))
     if pubmed_data is not None:
@@ -117,40 +127,59 @@ def _doi(article, pubmed_data) -> str:
     return ""
 
 
+def _abstract(abstract) -> tuple[tuple[str, str], ...]:
+    if abstract is None:
+        return ()
+    parts = ((p.get("Label", "").strip(), _text(p)) for p in abstract if p.tag == "AbstractText")
+    return tuple((label, text) for label, text in parts if text)
+
+
+def _journal(journal, citation: dict) -> tuple[str, object]:
+    """(ISO abbreviation, else title, else MedlineTA; the <JournalIssue> element)."""
+    parts = _children(journal)
+    name = _text(parts.get("ISOAbbreviation")) or _text(parts.get("Title"))
+    if not name:
+        name = _text(_children(citation.get("MedlineJournalInfo")).get("MedlineTA"))
+    return name, parts.get("JournalIssue")
+
+
 def parse_citation(citation, pubmed_data=None) -> MedlineRecord:
-    """A MedlineRecord from a `<MedlineCitation>` element (and its `<PubmedData>`, if any)."""
-    article = citation.find("Article")
+    """A MedlineRecord from a `<MedlineCitation>` element (and its `<PubmedData>`, if any).
+
+    Each element's children are read in one pass (`_children`): a record is walked once,
+    without a path lookup per field."""
+    top = _children(citation)
+    article = top.get("Article")
     if article is None:
         raise ValueError("citation without <Article>")
-    journal = article.find("Journal")
-    issue = journal.find("JournalIssue") if journal is not None else None
-    title = _text(article.find("ArticleTitle")) or _text(article.find("VernacularTitle"))
-    abstract = tuple(
-        (part.get("Label", "").strip(), _text(part))
-        for part in article.iterfind("Abstract/AbstractText")
-        if _text(part)
-    )
-    journal_name = ""
-    if journal is not None:
-        journal_name = _text(journal.find("ISOAbbreviation")) or _text(journal.find("Title"))
-    journal_name = journal_name or _text(citation.find("MedlineJournalInfo/MedlineTA"))
+    art = _children(article)
+    journal, issue_elem = _journal(art.get("Journal"), top)
+    issue = _children(issue_elem)
+    pub_date = _children(issue.get("PubDate"))
+    article_date = _children(art.get("ArticleDate"))
+    mesh = top.get("MeshHeadingList")
+    types = art.get("PublicationTypeList")
     return MedlineRecord(
-        pmid=_text(citation.find("PMID")),
-        title=title,
-        abstract=abstract,
-        authors=_authors(article),
-        journal=journal_name,
-        year=_year(issue.find("PubDate") if issue is not None else None, article),
-        volume=_text(issue.find("Volume")) if issue is not None else "",
-        issue=_text(issue.find("Issue")) if issue is not None else "",
-        pages=_pages(article),
-        doi=_doi(article, pubmed_data),
-        publication_types=tuple(
-            _text(p) for p in article.iterfind("PublicationTypeList/PublicationType")
+        pmid=_text(top.get("PMID")),
+        title=_text(art.get("ArticleTitle")) or _text(art.get("VernacularTitle")),
+        abstract=_abstract(art.get("Abstract")),
+        authors=_authors(art.get("AuthorList")),
+        journal=journal,
+        year=_first_year(
+            _text(pub_date.get("Year")),
+            _text(pub_date.get("MedlineDate")),
+            _text(article_date.get("Year")),
         ),
-        mesh=tuple(
-            _text(d) for d in citation.iterfind("MeshHeadingList/MeshHeading/DescriptorName")
-        ),
+        volume=_text(issue.get("Volume")),
+        issue=_text(issue.get("Issue")),
+        pages=_pages(art.get("Pagination")),
+        doi=_doi([c for c in article if c.tag == "ELocationID"], pubmed_data),
+        publication_types=tuple(_text(p) for p in types if p.tag == "PublicationType")
+        if types is not None
+        else (),
+        mesh=tuple(_text(d) for h in mesh for d in h if d.tag == "DescriptorName")
+        if mesh is not None
+        else (),
     )
 
 
@@ -222,9 +251,9 @@ def _records(events) -> Iterator[MedlineRecord | Deletion]:
 def record_source(
     record: MedlineRecord, path: str = "", sha256: str = "", text: str = ""
 ) -> Source:
-    """The Source of one MEDLINE record, with its evidence labels."""
+    """The Source of one MEDLINE record, with its evidence labels (built once)."""
     types = {t.lower() for t in record.publication_types}
-    source = Source(
+    return Source(
         source_id=make_source_id(record.doi, record.pmid),
         kind="review" if types & {"review", "systematic review", "meta-analysis"} else "article",
         title=record.title,
@@ -236,13 +265,13 @@ def record_source(
         pages=record.pages,
         doi=record.doi,
         pmid=record.pmid,
-        url=f"https://pubmed.ncbi.nlm.nih.gov/{record.pmid}/",
+        url=pubmed_url(record.pmid) or "",
         path=path,
         sha256=sha256,
         publication_types=record.publication_types,
         mesh=record.mesh,
+        **label_fields(record.title, text, record.publication_types, record.mesh),
     )
-    return label_source(source, text)
 
 
 def passage_spans(text: str, chunk_size: int, chunk_overlap: int) -> list[tuple[int, int]]:

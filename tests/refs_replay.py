@@ -1,6 +1,7 @@
 """A loopback HTTP server for `bala refs --online` tests: ECitMatch, esearch (title), esummary
 and Crossref /works answered from the constructed files in tests/fixtures/online/ (see its
-README: written to the documented formats, not recorded). Every request is logged with its
+README: written to the documented formats, not recorded); the ID converter and esearch by
+DOI answered as `bala fetch`'s replay does (tests/ncbi_replay.py). Every request is logged with its
 arrival time; `script[path]` holds misbehaviours to play first ("429", "503", "drop")."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tests.ncbi_replay import Replay as NcbiReplay
 from tests.replay_server import ReplayServer
 
 FIXTURES = Path(__file__).parent / "fixtures" / "online"
@@ -55,8 +57,12 @@ class RefsReplay(ReplayServer):
     def _answer(self, path: str, q: dict) -> tuple[int, bytes, str]:
         if path == "/eutils/ecitmatch.cgi":
             return 200, self.ecitmatch(q["bdata"][0]), "text/plain"
+        if path == "/eutils/esearch.fcgi" and q["term"][0].endswith("[doi]"):
+            return 200, NcbiReplay.esearch(q["term"][0]), "application/json"
         if path == "/eutils/esearch.fcgi":
             return 200, self.esearch(q["term"][0]), "application/json"
+        if path == "/idconv/":
+            return 200, NcbiReplay.idconv(q["ids"][0].split(",")), "application/json"
         if path == "/eutils/esummary.fcgi":
             return 200, self.esummary(q["id"][0].split(",")), "application/json"
         if path == "/crossref/works":

@@ -93,12 +93,7 @@ def test_no_source_file_is_longer_than_the_style_limit():
 
 MAX_FUNCTION_LINES = 60
 # Longer functions allowed for now, each with the reason; shorten one and take it off.
-LONG_FUNCTIONS_ALLOWED = {
-    # argparse tables that several branches add subcommands to in parallel: split them into
-    # per-area registration functions once those branches are merged.
-    "app/cli.py::build_parser": "subcommand table; branches add to it concurrently",
-    "eval/cli.py::add_eval_commands": "eval subcommand table; branches add to it concurrently",
-}
+LONG_FUNCTIONS_ALLOWED: dict[str, str] = {}  # "path::function" -> reason; keep it empty
 
 
 def _long_functions() -> dict[str, int]:
@@ -128,12 +123,7 @@ def test_the_long_function_allow_list_holds_no_stale_entry():
 OWN_IDENTIFIER_CODE = re.compile(
     r"10\\\.\\d|doi\.org/|pubmed\.ncbi\.nlm\.nih\.gov/|/pmc/articles/|pmc\.ncbi\.nlm\.nih\.gov/art"
 )
-IDENTIFIER_CODE_ALLOWED = {
-    # Being edited on other branches right now; move their links/regex to core/ids after merge.
-    "ingest/jats.py": "JATS reader (doi.org and PMC links), edited on another branch",
-    "ingest/medline.py": "MEDLINE reader (PubMed link), edited on another branch",
-    "ingest/fetch.py": "`bala fetch` id parser (DOI regex), edited on another branch",
-}
+IDENTIFIER_CODE_ALLOWED: dict[str, str] = {}  # file -> reason; keep it empty
 
 
 def test_identifiers_and_links_are_written_only_in_core_ids():

@@ -22,3 +22,19 @@ def test_inputs_repeat_the_sample_with_new_ids_and_match_as_jsonl(tmp_path):
     rows = [json.loads(line) for line in jsonl.read_text(encoding="utf-8").splitlines()]
     assert len(rows) == sum(len(d.fixed_spans) for d in docs)
     assert {r["pmid"] for r in rows} == {d.source.pmid for d in docs}
+
+
+def test_bench_reports_wall_and_cpu_rates_and_memory_for_both_formats():
+    """The bench's own output on a small file (figures are the bench's business, not the
+    test's: only that both formats give the same sources and every figure is reported; the
+    JSONL loader drops a record's repeated passage, so it may count a few passages less)."""
+    from eval.bench_medline import run_medline_bench
+
+    result = run_medline_bench(records=60)
+    med, js = result["medline"], result["jsonl"]
+    assert med["passages"] >= js["passages"] > 60 and med["sources"] == js["sources"] == 60
+    for stats in (med, js):
+        assert {"passages_per_s", "passages_per_cpu_s", "cpu_seconds"} <= set(stats)
+        assert "peak_rss_growth_mb" in stats and stats["rss_before_mb"] > 0
+    assert {"speed_ratio_medline_to_jsonl", "speed_ratio_cpu_medline_to_jsonl"} <= set(result)
+    assert result["peak_rss_growth_ok"] is True

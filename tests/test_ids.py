@@ -7,6 +7,7 @@ from core.ids import (
     make_source_id,
     normalize_doi,
     normalize_pmcid,
+    parse_identifier,
     pmc_url,
     pubmed_url,
 )
@@ -32,3 +33,13 @@ def test_links_are_built_only_from_well_formed_identifiers():
     assert pmc_url("123") == "https://pmc.ncbi.nlm.nih.gov/articles/PMC123/"
     assert best_link("", "12", "http://x") == "https://pubmed.ncbi.nlm.nih.gov/12/"
     assert best_link("", "", "http://x") == "http://x"
+
+
+def test_typed_identifiers_are_told_apart_and_normalized():
+    assert parse_identifier(" pmid: 029768149 ") == ("pmid", "29768149")
+    assert parse_identifier("pmc3460867") == ("pmcid", "PMC3460867")
+    assert parse_identifier("pmcid:PMC3460867") == ("pmcid", "PMC3460867")
+    assert parse_identifier("https://dx.doi.org/10.1182/Blood.1.") == ("doi", "10.1182/blood.1")
+    assert parse_identifier("doi: 10.1000/X") == ("doi", "10.1000/x")
+    assert parse_identifier("blood.2024") is None
+    assert parse_identifier("1234567890") is None  # PMIDs have at most 9 digits here

@@ -174,3 +174,41 @@ def test_entities_are_never_expanded_or_fetched(tmp_path):
     path.write_text(f"{doctype}<MedlineCitationSet>{body}</MedlineCitationSet>", encoding="utf-8")
     (doc,) = load_medline(path, "sha", 900, 150).documents
     assert "AAAA" not in doc.text and "root:" not in doc.text
+
+
+def test_fallback_fields_of_a_sparse_record(tmp_path):
+    """The fields read in one pass over each element's children keep every fallback:
+    vernacular title, MedlineTA journal, MedlineDate and ArticleDate years, Start/EndPage,
+    invalid authors and DOIs skipped, a collective author, markup and comments ignored."""
+    from ingest.medline import parse_citation
+
+    xml = (
+        "<MedlineCitation><PMID>7</PMID><Article><Journal><JournalIssue>"
+        "<Volume> 12 </Volume><PubDate><MedlineDate>Winter 1998-1999</MedlineDate></PubDate>"
+        "</JournalIssue></Journal><VernacularTitle>Titre <i>en</i> français</VernacularTitle>"
+        "<Pagination><StartPage>5</StartPage><EndPage>9</EndPage></Pagination>"
+        '<ELocationID EIdType="doi" ValidYN="N">10.1/wrong</ELocationID>'
+        '<ELocationID EIdType="doi">10.1/RIGHT</ELocationID>'
+        '<AuthorList><Author ValidYN="N"><LastName>Gone</LastName></Author><!-- c -->'
+        "<Author><LastName>Smith</LastName><Initials>AB</Initials><Suffix>Jr</Suffix></Author>"
+        "<Author><CollectiveName>The <b>X</b> Group</CollectiveName></Author></AuthorList>"
+        "<PublicationTypeList><!-- c --><PublicationType>Review</PublicationType>"
+        "</PublicationTypeList><ArticleDate><Year>2001</Year></ArticleDate></Article>"
+        "<MedlineJournalInfo><MedlineTA>J Sparse</MedlineTA></MedlineJournalInfo>"
+        "<MeshHeadingList><MeshHeading><DescriptorName>Humans</DescriptorName>"
+        "<QualifierName>x</QualifierName></MeshHeading></MeshHeadingList></MedlineCitation>"
+    )
+    from lxml import etree
+
+    record = parse_citation(etree.fromstring(xml))
+    assert (record.pmid, record.title, record.journal) == ("7", "Titre en français", "J Sparse")
+    assert (record.year, record.volume, record.pages, record.doi) == (
+        1998,
+        "12",
+        "5-9",
+        "10.1/right",
+    )
+    assert record.authors == ("Smith AB Jr", "The X Group")
+    assert record.publication_types == ("Review",) and record.mesh == ("Humans",)
+    no_date = xml.replace("<MedlineDate>Winter 1998-1999</MedlineDate>", "")
+    assert parse_citation(etree.fromstring(no_date)).year == 2001

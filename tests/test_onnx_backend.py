@@ -26,8 +26,13 @@ def torch_vectors():
 
 @pytest.mark.parametrize(("variant", "min_cosine"), [("onnx", 0.9999), ("onnx-int8", 0.97)])
 def test_onnx_vectors_match_fp32(tmp_path, monkeypatch, torch_vectors, variant, min_cosine):
+    from core.settings import load_settings
+
     monkeypatch.setenv("BALA_ONNX_DIR", str(tmp_path))
-    vectors = OnnxEmbedder("sentence-transformers/all-MiniLM-L6-v2", 2, variant).encode(TEXTS)
+    onnx_dir = load_settings().index.onnx_cache_dir
+    assert onnx_dir == tmp_path
+    model = "sentence-transformers/all-MiniLM-L6-v2"
+    vectors = OnnxEmbedder(model, 2, variant, onnx_dir).encode(TEXTS)
     assert vectors.shape == torch_vectors.shape and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     cosines = np.sum(vectors * torch_vectors, axis=1)

@@ -115,6 +115,22 @@ def test_oidc_config_is_checked(tmp_path):
     )
 
 
+def test_proxy_header_is_a_setting_read_once(monkeypatch):
+    """`BALA_AUTH_PROXY_HEADER` reaches the app through Settings (validated, nested name
+    too), and `bala serve` hands the child only the header it decided on."""
+    from app.auth import proxy_header
+    from core.settings import load_settings
+
+    for var in ("BALA_AUTH_PROXY_HEADER", "BALA_SERVE__AUTH_PROXY_HEADER"):
+        monkeypatch.delenv(var, raising=False)
+    assert proxy_header() is None
+    monkeypatch.setenv("BALA_AUTH_PROXY_HEADER", "X-Remote-User")
+    assert proxy_header() == "X-Remote-User"
+    monkeypatch.setenv("BALA_SERVE__AUTH_PROXY_HEADER", "X-Forwarded-User")
+    assert load_settings().serve.auth_proxy_header == "X-Forwarded-User"
+    assert proxy_header() == "X-Forwarded-User"
+
+
 def _mode(path: Path) -> int:
     return stat.S_IMODE(os.stat(path).st_mode)
 

@@ -45,6 +45,7 @@ def _settings(tmp_path: Path, base: str, **fetch) -> Settings:
         index_dir=tmp_path / "index",
         fetch=FetchSettings(
             eutils_url=f"{base}/eutils",
+            idconv_url=f"{base}/idconv/",
             crossref_url=f"{base}/crossref",
             ncbi_email="dev@example.org",
             **values,
@@ -55,6 +56,7 @@ def _settings(tmp_path: Path, base: str, **fetch) -> Settings:
 def _env(monkeypatch, base: str, retries: str = "3") -> None:
     for name, value in {
         "EUTILS_URL": f"{base}/eutils",
+        "IDCONV_URL": f"{base}/idconv/",
         "CROSSREF_URL": f"{base}/crossref",
         "FETCH_RETRIES": retries,
         "FETCH_BACKOFF_S": "0.01",
@@ -200,5 +202,59 @@ def test_a_found_pmid_the_library_holds_counts_as_in_library(tmp_path, replay):
     assert (refs.resolution(1).source_id, refs.resolution(1).method) == ("pmid:29385370", "pmid")
     assert [r.n for r in refs.missing] == [2, 3, 4, 5]
     asked = f"asking NCBI E-utilities ecitmatch, esearch and esummary at {replay.base}/eutils"
+    asked += f"; the NCBI ID converter at {replay.base}/idconv/"
     assert said == [asked, f"{online.report.requests} request(s) sent"]
     assert online.report.matches[1].accepted
+
+
+REVIEW_DOIS = """Full text in PMC.1 Outside PMC.2 Not known to NCBI.3 Prints both.4
+
+References
+
+1. Author A. Temperature and lysis time of phage T4. PLoS One. 2012;7(9):e46493. \
+doi:10.1371/journal.pone.0046493
+2. Maude SL, Laetsch TW. Tisagenlecleucel in children and young adults. N Engl J Med. 2018. \
+doi:10.1056/NEJMoa1715274
+3. Nobody N. A paper NCBI does not hold. J Nowhere. 2020. doi:10.5555/unknown.1
+4. Printed Z. A paper that prints both ids. Lancet. 2020. doi:10.5555/both.1 PMID: 31000001.
+"""
+
+
+def test_printed_dois_are_converted_to_pmids(tmp_path, replay, monkeypatch, capsys):
+    """A DOI-only reference gets its PMID from the ID converter (in PMC), else from esearch
+    <doi>[doi]; a DOI NCBI does not know stays without; a printed PMID is never asked."""
+    settings = _settings(tmp_path, replay.base)
+    review = tmp_path / "dois.txt"
+    review.write_text(REVIEW_DOIS, encoding="utf-8")
+    from index.review_refs import load_review
+
+    refs, _ = load_review(settings, str(review))
+    by_n = {r.n: r for r in refs.document.references}
+    assert by_n[1].doi and not by_n[1].pmid and by_n[4].pmid == "31000001"
+    report = lookup_references(list(by_n.values()), settings, crossref=True)
+    m = report.matches
+    assert (m[1].method, m[1].pmid, m[1].accepted) == ("doi", "23029536", True)
+    assert (m[2].method, m[2].pmid, m[2].accepted) == ("doi", "29768149", True)
+    assert m[2].doi == "10.1056/nejmoa1715274"
+    assert 3 not in m and 4 not in m and not report.failed
+    idconv = replay.requests_to("/idconv/")
+    assert len(idconv) == 1 and len(idconv[0][2]["ids"][0].split(",")) == 3  # one batch
+    terms = [q["term"][0] for _, _, q in replay.requests_to("/eutils/esearch.fcgi")]
+    assert terms == ["10.1056/nejmoa1715274[doi]", "10.5555/unknown.1[doi]"]
+    assert replay.requests_to("/crossref/works") == [] and report.requests == 3
+
+    _env(monkeypatch, replay.base)
+    args = ["refs", str(review), "--online", "--missing-as", "pmids"]
+    assert main([*args, "--index", str(tmp_path / "i")]) == 0
+    assert capsys.readouterr().out.split() == ["23029536", "29768149", "31000001"]
+
+
+def test_crossref_is_paced_by_its_own_limiter(tmp_path):
+    from index.refs_online import OnlineReport, _Lookup
+    from ingest.download import HttpClient
+
+    settings = _settings(tmp_path, "http://127.0.0.1:9", crossref_rate=20.0)
+    run = _Lookup(settings, HttpClient(settings.fetch), OnlineReport())
+    assert run.crossref_client.limiter is not run.client.limiter
+    assert run.crossref_client.limiter.interval == pytest.approx(1.1 / 20.0)
+    assert run.client.limiter.interval == pytest.approx(1.1 / 3.0)

@@ -155,8 +155,7 @@ def test_flat_names_are_unique_so_each_variable_sets_one_field():
 def test_every_documented_variable_is_a_setting():
     """The README and docs name BALA_ variables; each must still set something."""
     # Read outside Settings, by the process or the tests (docs/settings.md lists them).
-    known = {"BALA_INDEX", "BALA_SHARED", "BALA_REFEXTRACT_PATH", "BALA_ONNX_DIR", "BALA_THREADS"}
-    known.add("BALA_AUTH_PROXY_HEADER")
+    known = {"BALA_INDEX", "BALA_SHARED", "BALA_REFEXTRACT_PATH", "BALA_THREADS"}
     for section, cls in sections().items():
         for name in cls.model_fields:
             known.update(env_names(section, name))
