@@ -94,6 +94,23 @@ def subset_corpus(corpus: dict, qrels: dict, max_docs: int, seed: int = 0) -> di
     return {d: corpus[d] for d in sorted(keep)}
 
 
+def pad_corpus(corpus: dict, n: int) -> dict:
+    """The corpus grown to `n` passages with copies marked "(replicate k)" under their own ids
+    and PMIDs (unjudged), so an engine is measured at a library size larger than BioASQ's own
+    with real passage lengths and vocabulary. A corpus already of size n or more is returned."""
+    doc_ids = sorted(corpus)
+    padded = dict(corpus)
+    for i in range(len(corpus), n):
+        doc_id = doc_ids[i % len(doc_ids)]
+        doc, copy = corpus[doc_id], i // len(doc_ids)
+        padded[f"{doc_id}#r{copy}"] = {
+            **doc,
+            "text": f"{doc['text']} (replicate {copy})",
+            "pmid": f"{doc['pmid']}r{copy}",
+        }
+    return padded
+
+
 def run_bioasq_bench(
     corpus_files: list[Path],
     query_files: list[Path],

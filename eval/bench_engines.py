@@ -22,7 +22,13 @@ from pathlib import Path
 import numpy as np
 
 from core.settings import Settings, load_settings
-from eval.bench_bioasq import DEFAULT_CACHE, build_memory_index, evaluate_retriever, subset_corpus
+from eval.bench_bioasq import (
+    DEFAULT_CACHE,
+    build_memory_index,
+    evaluate_retriever,
+    pad_corpus,
+    subset_corpus,
+)
 from eval.bench_ray import ray_ingest_bench
 from eval.bioasq_data import DEFAULT_DIR, golden_files, load_bioasq, subset
 from index.embed import load_embedder
@@ -146,6 +152,7 @@ def run_engines_bench(
     settings: Settings | None = None,
     max_queries: int | None = None,
     max_docs: int | None = None,
+    pad_to: int | None = None,
 ) -> dict:
     settings = settings or load_settings()
     corpus, queries, qrels = load_bioasq(corpus_files, query_files)
@@ -154,6 +161,8 @@ def run_engines_bench(
     queries = {q: t for q, t in queries.items() if q in qrels}
     if max_docs:
         corpus = subset_corpus(corpus, qrels, max_docs)
+    if pad_to:
+        corpus = pad_corpus(corpus, pad_to)
     local, doc_ids, timings = build_memory_index(corpus, settings, cache_path)
     inputs = _query_inputs(queries, settings)
     n = local.count()
@@ -230,6 +239,7 @@ def _cmd(args) -> int:
         Path(args.cache),
         max_queries=args.max_queries,
         max_docs=args.max_docs,
+        pad_to=args.pad_to,
     )
     if args.ingest_passages:
         result["ingest"] = ray_ingest_bench(args.ingest_passages, repeats=args.ingest_repeats)
@@ -245,6 +255,9 @@ def register_bench(bench_sub) -> None:
     p.add_argument("--queries", nargs="+", help="golden files for queries (default: 11B)")
     p.add_argument("--max-queries", type=int, help="a fixed seeded subset of the queries")
     p.add_argument("--max-docs", type=int, help="judged passages plus a fixed sample, N in all")
+    p.add_argument(
+        "--pad-to", type=int, help="grow the corpus to N passages with marked replicas (e.g. 30000)"
+    )
     p.add_argument("--cache", default=str(DEFAULT_CACHE), help="embedding cache file")
     p.add_argument(
         "--ingest-passages", type=int, default=3000, help="Ray vs single-process ingest (0: skip)"

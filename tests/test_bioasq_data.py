@@ -170,3 +170,18 @@ def test_real_bioasq_counts() -> None:
     assert len(data.qrels) == 2310
     sub_q, sub_r = subset(data.queries, data.qrels, 100, seed=0)
     assert len(sub_q) == 100 and set(sub_r) == set(sub_q)
+
+
+def test_pad_corpus_adds_marked_unjudged_replicas_to_the_size_asked():
+    from eval.bench_bioasq import pad_corpus
+
+    corpus = {
+        "b": {"title": "", "text": "beta", "pmid": "2"},
+        "a": {"title": "", "text": "alpha", "pmid": "1"},
+    }
+    padded = pad_corpus(corpus, 5)
+    assert len(padded) == 5 and {k: padded[k] for k in corpus} == corpus
+    assert padded["a#r1"] == {"title": "", "text": "alpha (replicate 1)", "pmid": "1r1"}
+    assert padded["b#r1"]["text"] == "beta (replicate 1)"
+    assert padded["a#r2"]["pmid"] == "1r2"
+    assert pad_corpus(corpus, 1) == corpus
