@@ -111,6 +111,27 @@ def pad_corpus(corpus: dict, n: int) -> dict:
     return padded
 
 
+def bench_data(
+    corpus_files: list[Path],
+    query_files: list[Path],
+    max_queries: int | None = None,
+    max_docs: int | None = None,
+    pad_to: int | None = None,
+) -> tuple[dict, dict, dict]:
+    """(corpus, queries, qrels) of a retrieval bench: the queries that have a judged passage
+    (a fixed seeded subset of `max_queries`), the corpus cut to `max_docs` and padded to
+    `pad_to` passages when asked."""
+    corpus, queries, qrels = load_bioasq(corpus_files, query_files)
+    if max_queries:
+        queries, qrels = subset(queries, qrels, max_queries)
+    queries = {q: t for q, t in queries.items() if q in qrels}
+    if max_docs:
+        corpus = subset_corpus(corpus, qrels, max_docs)
+    if pad_to:
+        corpus = pad_corpus(corpus, pad_to)
+    return corpus, queries, qrels
+
+
 def run_bioasq_bench(
     corpus_files: list[Path],
     query_files: list[Path],
@@ -121,12 +142,7 @@ def run_bioasq_bench(
     max_docs: int | None = None,
 ) -> dict:
     settings = settings or load_settings()
-    corpus, queries, qrels = load_bioasq(corpus_files, query_files)
-    if max_queries:
-        queries, qrels = subset(queries, qrels, max_queries)
-    queries = {q: t for q, t in queries.items() if q in qrels}
-    if max_docs:
-        corpus = subset_corpus(corpus, qrels, max_docs)
+    corpus, queries, qrels = bench_data(corpus_files, query_files, max_queries, max_docs)
     loaded, doc_ids, timings = build_memory_index(corpus, settings, cache_path)
     rankers = _rankers(loaded, settings)
     results = {

@@ -24,13 +24,12 @@ import numpy as np
 from core.settings import Settings, load_settings
 from eval.bench_bioasq import (
     DEFAULT_CACHE,
+    bench_data,
     build_memory_index,
     evaluate_retriever,
-    pad_corpus,
-    subset_corpus,
 )
 from eval.bench_ray import ray_ingest_bench
-from eval.bioasq_data import DEFAULT_DIR, golden_files, load_bioasq, subset
+from eval.bioasq_data import DEFAULT_DIR, golden_files
 from index.embed import load_embedder
 from index.manifest import Manifest, ModelInfo, bm25_params
 from index.milvus_build import connect, write_milvus_build
@@ -155,14 +154,7 @@ def run_engines_bench(
     pad_to: int | None = None,
 ) -> dict:
     settings = settings or load_settings()
-    corpus, queries, qrels = load_bioasq(corpus_files, query_files)
-    if max_queries:
-        queries, qrels = subset(queries, qrels, max_queries)
-    queries = {q: t for q, t in queries.items() if q in qrels}
-    if max_docs:
-        corpus = subset_corpus(corpus, qrels, max_docs)
-    if pad_to:
-        corpus = pad_corpus(corpus, pad_to)
+    corpus, queries, qrels = bench_data(corpus_files, query_files, max_queries, max_docs, pad_to)
     local, doc_ids, timings = build_memory_index(corpus, settings, cache_path)
     inputs = _query_inputs(queries, settings)
     n = local.count()
