@@ -135,7 +135,10 @@ class RayEmbedder:
         if not texts:
             return
         ray = _ray()
-        items = [{"row": i, "text": t} for i, t in enumerate(texts)]
+        # Blocks of texts of like length (rows say where each vector goes): a block is padded
+        # to its longest text, so mixed blocks would spend the actors' time on padding.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        items = [{"row": i, "text": texts[i]} for i in order]
         blocks = math.ceil(len(items) / EMBED_BATCH)
         dataset = ray.data.from_items(items, override_num_blocks=blocks).map_batches(
             EmbedActor,
