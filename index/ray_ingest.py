@@ -2,7 +2,7 @@
 
 Only where the work runs changes (a `Runner`, index/ingest_runner.py): the plan, duplicates,
 chunking, the embedding cache and the build written are `index/build.py`'s, so the build is
-the one a single-process ingest writes. Files are read by Ray Data tasks (one file per task:
+the one a single-process ingest writes. Files are read by Ray tasks (one file per task:
 MEDLINE/JSONL shards in parallel; a bad file is a reason reported against it, the batch goes
 on). Chunks are embedded by a pool of actors, each holding one model (the ONNX backends, or
 torch), its vectors streamed back to the driver and written to the embedding cache as they
@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import pickle
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -158,27 +157,17 @@ class RayEmbedder:
         return out
 
 
-def _load_row(row: dict, settings: bytes) -> dict:
-    """A Ray Data task: read one file; the outcome travels back pickled."""
-    loaded = load_one(Path(row["path"]), row["sha"], pickle.loads(settings))
-    return {"position": row["position"], "outcome": pickle.dumps(loaded)}
-
-
 def ray_load_files(items: list[tuple[Path, str]], settings: IngestSettings) -> list[Loaded]:
-    """Files read by Ray Data tasks (one file each), outcomes in the order given."""
+    """Files read by Ray tasks (one file each, in parallel), outcomes in the order given;
+    Ray moves the arguments and the parsed documents between processes itself."""
     ray = _ray()
-    rows = [{"position": i, "path": str(p), "sha": s} for i, (p, s) in enumerate(items)]
-    dataset = ray.data.from_items(rows, override_num_blocks=len(rows)).map(
-        _load_row, fn_kwargs={"settings": pickle.dumps(settings)}
-    )
-    out: list[Loaded] = [(None, "not read")] * len(items)
-    for row in dataset.take_all():
-        out[row["position"]] = pickle.loads(row["outcome"])
-    return out
+    load = ray.remote(load_one)
+    shared = ray.put(settings)
+    return list(ray.get([load.remote(path, sha, shared) for path, sha in items]))
 
 
 def ray_runner(actors: int = 1, threads: int = 1) -> Runner:
-    """Files read by Ray Data tasks, chunks embedded by `actors` actors of `threads` CPUs."""
+    """Files read by Ray tasks, chunks embedded by `actors` actors of `threads` CPUs."""
     return Runner(
         f"ray ({actors} actor{'s' if actors != 1 else ''})",
         ray_load_files,
