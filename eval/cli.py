@@ -73,34 +73,53 @@ def _cmd_latency(args, engine_for) -> int:
 
 
 def _cmd_train(args, engine_for) -> int:
-
     from eval.answers_corpus import DEFAULT_DIR, ensure_library, load_questions
-    from eval.train_scorer import run_training, sample_train
+    from eval.train_scorer import run_training, sample_train, split_usable
     from index.rerank import MODEL_DIR
 
     settings = ensure_library(Path(args.work or DEFAULT_DIR))
     out = Path(args.out) if args.out else MODEL_DIR
-    cross = _train_cross(args, engine_for, settings, out) if args.cross_encoder else None
     fns = engine_for(settings.replace(answer={"scorer": "features"}))
     questions = sample_train(load_questions(), args.max_questions, args.seed)
-    result = run_training(questions, fns.features, out, cross, args.seed)
+    candidates = {q.qid: fns.features(q.body) for q in questions}
+    cross = None
+    if args.cross_encoder:
+        ce_part, questions = split_usable(questions, candidates, args.seed)
+        cross = _train_cross(args, ce_part, candidates, out)
+        _add_logits(questions, candidates, out, cross)
+    result = run_training(questions, candidates, out, cross, args.seed)
     _write_json(result, args.json)
     return 0
 
 
-def _train_cross(args, engine_for, settings, out: Path) -> dict:
+def _train_cross(args, questions, candidates: dict, out: Path) -> dict:
     """Fine-tune and export the cross-encoder (eval/train_scorer.py); its card entry."""
-
-    from eval.answers_corpus import DEFAULT_DIR, load_questions
+    from eval.answers_corpus import DEFAULT_DIR
     from eval.train_scorer import build_pairs, train_cross_encoder
     from index.rerank import MODEL_FILE, export_int8
 
-    fns = engine_for(settings.replace(answer={"scorer": "legacy"}))
-    pairs = build_pairs(load_questions(), fns.candidates, args.max_pairs, args.seed)
+    pairs = build_pairs(questions, candidates, args.max_pairs, args.seed)
     work = Path(args.work or DEFAULT_DIR) / "train"
     model_dir = train_cross_encoder(pairs, work, seed=args.seed)
     info = export_int8(model_dir, out / MODEL_FILE)
-    return {"file": info["file"], "sha256": info["sha256"], "pairs": len(pairs)}
+    return {
+        "file": info["file"],
+        "sha256": info["sha256"],
+        "bytes": info["bytes"],
+        "pairs": len(pairs),
+        "questions": len(questions),
+    }
+
+
+def _add_logits(questions, candidates: dict, out: Path, cross: dict) -> None:
+    """Each candidate's logit from the exported (shipped, int8) cross-encoder, as `ce`."""
+    from index.rerank import CrossScorer
+
+    scorer = CrossScorer(out, cross)
+    for q in questions:
+        rows = candidates.get(q.qid, [])
+        for row, logit in zip(rows, scorer.score(q.body, [r["text"] for r in rows])):
+            row["ce"] = float(logit)
 
 
 def _bench_engines(engine_for, scorers: list[str]) -> dict:
@@ -210,8 +229,10 @@ def _add_train_command(sub, engine_for) -> None:
         help="scorer: fit the answer model (7B-9B); bars: choose the quote bar and margin (10B)",
     )
     p.add_argument("--cross-encoder", action="store_true", help="also fine-tune the cross-encoder")
-    p.add_argument("--max-pairs", type=int, default=2400)
-    p.add_argument("--max-questions", type=int, default=600, help="seeded sample of 7B-9B")
+    p.add_argument("--max-pairs", type=int, help="cap on the cross-encoder's pairs (default: all)")
+    p.add_argument(
+        "--max-questions", type=int, help="seeded sample of 7B-9B questions (default: all)"
+    )
     p.add_argument("--rows", metavar="OUT", help="bars: also write the 10B candidate rows")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="model folder to write (default: index/models/answer-scorer/)")

@@ -10,7 +10,7 @@ import pytest
 from eval.answer_metrics import contains_answer, rouge2_recall
 from eval.answers_corpus import BenchQuestion, load_questions, split_of, write_passages
 from eval.bench_answers import run_answers_bench, score_strategy
-from eval.train_scorer import label
+from eval.train_scorer import build_pairs, label, labelled_rows, split_usable
 
 
 def _q(kind="factoid", exact=(("XIa",),), ideal="", split="report", body="Which factor?"):
@@ -59,6 +59,30 @@ def test_labels_for_training():
     assert label(summary, "Milvexian inhibits factor XIa.") == 1.0
     assert label(summary, "Unrelated words entirely.") == 0.0
     assert label(_q(kind="yesno", exact=()), "Yes.") is None
+
+
+def test_cross_encoder_and_logistic_see_disjoint_questions():
+    """Stacking without leakage: the cross-encoder's questions never fit the logistic."""
+    qs = [
+        BenchQuestion(
+            f"q{i}", f"Which factor {i}?", "factoid", "train", (("XIa",),), "", frozenset()
+        )
+        for i in range(10)
+    ]
+    rows = [{"text": "It inhibits XIa."}, {"text": "An oral drug."}]
+    cands = {q.qid: list(rows) for q in qs}
+    cands["q9"] = [{"text": "An oral drug."}]  # no positive: teaches nothing, left out
+    ce_part, fit_part = split_usable(qs, cands, seed=0, share=0.7)
+    assert len(ce_part) == 6 and len(fit_part) == 3
+    assert not {q.qid for q in ce_part} & {q.qid for q in fit_part}
+    assert "q9" not in {q.qid for q in ce_part + fit_part}
+    assert split_usable(qs, cands, seed=0, share=0.7) == (ce_part, fit_part)  # seeded
+    pairs = build_pairs(ce_part, cands)
+    assert len(pairs) == 6 * 3  # two candidates and the question paired with itself
+    assert (ce_part[0].body, ce_part[0].body, 0.0) in pairs
+    assert (ce_part[0].body, "It inhibits XIa.", 1.0) in pairs
+    got_rows, labels, used = labelled_rows(fit_part, cands)
+    assert used == 3 and labels == [1.0, 0.0] * 3
 
 
 def test_score_strategy_counts_abstentions_as_misses():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from index.rerank import MODEL_DIR, AnswerModel, Logistic, ScorerMismatchError
@@ -48,3 +49,22 @@ def test_the_shipped_model_loads_offline():
     model = AnswerModel(MODEL_DIR)
     assert model.card["never_used"].startswith("BioASQ 11B")
     assert len(model.logistic.features) >= 10
+
+
+def test_the_shipped_cross_encoder_is_the_file_its_card_names_and_reads_the_pair():
+    """The shipped ONNX int8 cross-encoder: checked against its card, and it prefers the
+    sentence that answers over one that restates the question or is off topic."""
+    model = AnswerModel(MODEL_DIR)
+    if model.card.get("cross_encoder") is None:
+        pytest.skip("the shipped answer scorer has no cross-encoder")
+    assert "ce" in model.logistic.features and model.cross is not None
+    question = "Which factor is inhibited by milvexian?"
+    sentences = [
+        "Milvexian is a small molecule, active-site inhibitor of factor XIa (FXIa).",
+        "Which factor is inhibited by milvexian?",
+        "Tisagenlecleucel was approved for children with relapsed B-ALL.",
+    ]
+    logits = model.cross.score(question, sentences)
+    assert logits.shape == (3,) and logits[0] > max(logits[1:])
+    again = model.cross.score(question, list(reversed(sentences)))  # batching keeps rows
+    assert np.allclose(again[::-1], logits, atol=1e-4)
