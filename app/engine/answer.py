@@ -31,6 +31,7 @@ from index.retrieve import Filters, Hit, search
 from index.retriever import Retriever, open_retriever
 
 CLOSEST_SHOWN = 3
+TERM_WINDOW = 600  # characters of stored text either side of a passage for the term check
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ class Engine:
         """
         top = hits[: self.settings.answer.candidate_chunks]
         best_cos = max((h.dense_score or 0.0 for h in top), default=0.0)
-        contexts = [self._context(h) for h in top]
+        contexts = [self._term_context(h) for h in top]
         nowhere = missing_terms(query, contexts)
         gaps = [missing_terms(query, [c]) for c in contexts]
         allowed = 0 if len(query.named) <= 2 else 1
@@ -144,6 +145,16 @@ class Engine:
 
     def _context(self, hit: Hit) -> str:
         return f"{self.retriever.sources[hit.chunk.source_id].title}\n{hit.chunk.text}"
+
+    def _term_context(self, hit: Hit) -> str:
+        """A passage for the named-term check: its source's title and the stored text around
+        it. A term a paper spells out just before a chunk still covers the chunk (the review
+        writes "chimeric antigen receptor (CAR) T cells (CD19-CAR)", then "CD19-CAR
+        reinfusions" in its next chunk)."""
+        c = hit.chunk
+        start, end = max(0, c.start - TERM_WINDOW), c.end + TERM_WINDOW
+        around = self.retriever.catalogue.stored_slice(c.source_id, start, end)
+        return f"{self.retriever.sources[c.source_id].title}\n{around or c.text}"
 
     def _score(self, query: Query, query_vec, hits: list[Hit], model) -> list[Scored]:
         """Candidate sentences scored: legacy blend first, then the answer model on top.
