@@ -150,6 +150,27 @@ def test_review_answers_a_question_about_its_own_subject(engine):
     assert answer.quotes[0].page == 1
 
 
+def test_a_term_spelled_out_just_before_a_passage_covers_it(engine):
+    # The review writes "chimeric antigen receptor (CAR) T cells (CD19-CAR)" in one chunk and
+    # its answer on diagnosis ("next-generation sequencing and multiparameter flow cytometry")
+    # in the next, which never says "CAR T": that passage must still be quotable.
+    answer = engine.ask(
+        "What diagnostic tools help detect antigen escape or myeloid switch after CAR T?"
+    )
+    assert not answer.abstained
+    assert any("next-generation sequencing" in q.text for q in answer.quotes)
+
+
+def test_the_sentence_after_a_top_passage_competes_to_be_quoted(engine):
+    # The first question: the review's sentence listing the options opens the chunk
+    # after the one retrieved first; it must at least be weighed.
+    evidence = engine.evidence(
+        "What options exist after a CD19-negative relapse following CAR T-cell therapy?"
+    )
+    texts = [s.candidate.text for s in evidence.scored]
+    assert any(t.startswith("We explore treatment modalities including CD19-CAR") for t in texts)
+
+
 def test_ask_json_contract_through_the_cli(demo_index):
     cmd = [sys.executable, "-m", "app.cli", "ask", QUESTIONS[0], "--json"]
     cmd += ["--index", str(demo_index.index_dir)]

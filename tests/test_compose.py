@@ -10,6 +10,7 @@ from app.engine.citations import ama_author, ama_reference, answer_bibtex, answe
 from app.engine.compose import (
     Candidate,
     Scored,
+    following_candidates,
     merge_runs,
     preselect,
     score_candidates,
@@ -19,7 +20,7 @@ from app.engine.compose import (
 from app.engine.query import analyse
 from app.engine.sentences import sentence_spans
 from core.abstain import ANSWER, NO_ANSWER, OFF_TOPIC, Strength, decide
-from core.types import Source
+from core.types import Chunk, Source
 
 
 def _cand(source, start, end, text=None, rank=1):
@@ -184,3 +185,18 @@ def test_preselect_keeps_overlapping_sentences_in_document_order():
 
 def test_question_terms_drop_function_words():
     assert analyse("What is glofitamab and what does it target?").terms == {"glofitamab", "target"}
+
+
+def test_the_first_new_sentence_of_the_next_chunk_is_a_candidate():
+    doc = (
+        "Antigen escape is common. We outline an approach to relapse. "
+        "We explore treatment modalities including reinfusions. Challenges are addressed."
+    )
+    top = Chunk("c1", "s", 0, 60, doc[:60])  # ends after "...approach to relapse."
+    nxt = Chunk("c2", "s", 26, len(doc), doc[26:])  # overlaps the top chunk's last sentence
+    (cand,) = following_candidates([(2, top, nxt)])
+    assert cand.text == "We explore treatment modalities including reinfusions."
+    assert doc[cand.start : cand.end] == cand.text  # an exact slice of the stored text
+    assert (cand.chunk_id, cand.hit_rank, cand.position) == ("c2", 2, 1)
+    short = Chunk("c3", "s", 61, 70, "Too short")
+    assert following_candidates([(1, top, short)]) == []  # a fragment is never a candidate

@@ -15,6 +15,7 @@ from app.engine.compose import (
     Scored,
     candidates_from_hits,
     choose_quotes,
+    following_candidates,
     preselect,
     score_candidates,
     widen_first,
@@ -32,6 +33,7 @@ from index.retriever import Retriever, open_retriever
 
 CLOSEST_SHOWN = 3
 TERM_WINDOW = 600  # characters of stored text either side of a passage for the term check
+FOLLOW_GAP = 3  # at most this many characters (whitespace) between a chunk and the next one
 
 
 @dataclass(frozen=True)
@@ -139,8 +141,13 @@ class Engine:
                 missing_in_retrieved=tuple(t for t in unseen if t not in absent),
             )
             return Evidence((), strength)
-        scored = self._score(query, query_vec, covering, model or self.scorer)
-        passages = tuple((h.chunk.chunk_id, h.chunk.start, h.chunk.text) for h in covering)
+        model = model or self.scorer
+        followers = self._followers(covering) if model is not None else []
+        scored = self._score(query, query_vec, covering, model, followers)
+        passages = tuple(
+            (h.chunk.chunk_id, h.chunk.start, h.chunk.text)
+            for h in covering + [f for _, _, f in followers]
+        )
         return Evidence(tuple(scored), _strength(scored, best_cos), passages)
 
     def _context(self, hit: Hit) -> str:
@@ -156,7 +163,28 @@ class Engine:
         around = self.retriever.catalogue.stored_slice(c.source_id, start, end)
         return f"{self.retriever.sources[c.source_id].title}\n{around or c.text}"
 
-    def _score(self, query: Query, query_vec, hits: list[Hit], model) -> list[Scored]:
+    def _followers(self, hits: list[Hit]) -> list[tuple[int, Hit, Hit]]:
+        """(rank, top hit, the chunk after it in its source as a hit) for the top chunks whose
+        next chunk (the next row, same source, starting inside it or at most FOLLOW_GAP after) is not a top
+        chunk itself. Its first new sentence becomes a candidate (`following_candidates`)."""
+        top = hits[: self.settings.answer.candidate_chunks]
+        total = self.retriever.count()
+        want = [(rank, h) for rank, h in enumerate(top, start=1) if h.row + 1 < total]
+        if not want:
+            return []
+        ids = {h.chunk.chunk_id for h in top}
+        out = []
+        for (rank, h), nxt in zip(want, self.retriever.chunks([h.row + 1 for _, h in want])):
+            c = h.chunk
+            if (
+                nxt.source_id == c.source_id
+                and nxt.chunk_id not in ids
+                and c.start < nxt.start <= c.end + FOLLOW_GAP
+            ):
+                out.append((rank, h, Hit(nxt, h.row + 1, h.score, h.dense_score)))
+        return out
+
+    def _score(self, query: Query, query_vec, hits: list[Hit], model, followers=()) -> list[Scored]:
         """Candidate sentences scored: legacy blend first, then the answer model on top.
 
         The passage vectors come from the index itself, so the legacy blend costs one model
@@ -167,10 +195,12 @@ class Engine:
         """
         cfg = self.settings.answer
         cands = candidates_from_hits(hits, cfg.candidate_chunks)
+        cands += following_candidates([(r, h.chunk, f.chunk) for r, h, f in followers])
         cands = [c for c in cands if not is_non_evidence(c.text)]
         cands = preselect(cands, set(query.terms), self.idf, cfg.max_sentences)
         if not cands:
             return []
+        hits = list(hits) + [f for _, _, f in followers]
         rows = {h.chunk.chunk_id: h.row for h in hits}
         vectors = dict(zip(rows, self.retriever.vectors(list(rows.values()))))
         cosines = np.array([float(vectors[c.chunk_id] @ query_vec) for c in cands])

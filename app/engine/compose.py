@@ -66,6 +66,33 @@ def candidates_from_hits(hits: list[Hit], max_chunks: int) -> list[Candidate]:
     return out
 
 
+def following_candidates(pairs) -> list[Candidate]:
+    """The first whole sentence after each top chunk, from the chunk that follows it in its
+    source: an abstract split in two keeps the sentence that answers next to the one that
+    introduces it ("We explore treatment modalities including CD19-CAR reinfusions, ...").
+
+    `pairs`: (rank of the top chunk, the top chunk, the chunk after it). A sentence the top
+    chunk already holds (chunks overlap) is skipped; the candidate keeps the top chunk's rank.
+    """
+    out = []
+    for rank, chunk, nxt in pairs:
+        spans = sentence_spans(nxt.text)
+        for i, (s, e) in enumerate(spans):
+            if nxt.start + s < chunk.end:
+                continue
+            if e - s >= 20:
+                text = nxt.text[s:e]
+                start = nxt.start + s
+                out.append(
+                    Candidate(
+                        nxt.source_id, start, start + len(text), text, nxt.page, nxt.chunk_id,
+                        rank, i, len(spans),
+                    )
+                )  # fmt: skip
+            break
+    return out
+
+
 def term_overlap(
     query_terms: set[str], text: str, idf: dict[str, float], unseen: float | None = None
 ) -> float:
