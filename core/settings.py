@@ -108,10 +108,10 @@ class AnswerSettings(_Frozen):
     scorer_id: str = ""
     # Chosen on BioASQ 10B by `bala train bars` (eval/tune_scorer.py), never on 11B.
     prior_weight: float = 0.0  # score = answer probability + this x 1/passage rank
-    quote_bar: float = 0.15  # a further quote below this answer probability is not shown
+    quote_bar: float = 0.2  # a further quote below this answer probability is not shown
     answer_margin: float = 0.3  # ... nor one scoring more than this below the first quote
-    min_answer: float = 0.35  # abstain ("nothing answers") below this best answer probability
-    # (calibrated with min_cosine/min_overlap above; quote_bar 0.3 from `bala train bars`)
+    min_answer: float = 0.25  # abstain ("nothing answers") below this best answer probability
+    # (calibrated with min_cosine/min_overlap above; quote_bar 0.2 from `bala train bars`)
     mismatch_penalty: float = 0.3  # demotion of a quote about another disease or population
     # What a question naming no disease is about (app/engine/population.py); "" = nothing in
     # particular (the BioASQ bench library, which is not a B-ALL library).

@@ -9,6 +9,9 @@ from collections.abc import Callable
 
 from eval.metrics import percentiles
 
+# Issue 10: the answer scorer (its cross-encoder) may spend up to 150 ms (was 50 before it).
+WARM_P95_TARGET_MS = 150.0
+
 # A fixed list of clinician questions (answerable and not), asked in this order.
 QUESTIONS = (
     "What are the outcomes of relapse after CD19 CAR T-cell therapy?",
@@ -58,7 +61,7 @@ def run_latency_bench(ask, index_dir: str, rounds: int = 5, cold_runs: int = 2) 
     return {
         "questions": len(QUESTIONS),
         "warm": warm,
-        "target_warm_p95_ms": 50.0,
-        "warm_p95_within_target": warm["p95_ms"] <= 50.0,
+        "target_warm_p95_ms": WARM_P95_TARGET_MS,
+        "warm_p95_within_target": warm["p95_ms"] <= WARM_P95_TARGET_MS,
         "cold_start": cold_start(index_dir, cold_runs) if cold_runs else None,
     }
