@@ -28,7 +28,10 @@ from index.layout import feedback_path
 pytestmark = pytest.mark.browser
 
 QUESTION = "What happens after relapse following CD19 CAR T cells?"
-SECOND = "How often is CD19-negative relapse seen after blinatumomab?"
+# A second question the demo library answers with quotes (the first-quote layout checks need one;
+# "How often is CD19-negative relapse seen after blinatumomab?" now abstains: no passage gives a
+# frequency).
+SECOND = "Can B-ALL switch lineage to AML after CD19-targeted therapy?"
 WITH_IDS = "Jane Doe, MRN 12345678, DOB 2015-03-02: what happens after relapse following CAR T?"
 REVIEW_AMA = (
     "Lamble AJ, Kovach AE, Shah NN. How I treat postimmunotherapy relapsed B-ALL. "
