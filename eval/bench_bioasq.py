@@ -7,7 +7,6 @@ built in memory from the production components; embeddings are cached across run
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -18,6 +17,7 @@ from core.settings import Settings, load_settings
 from core.types import make_chunk
 from eval.bioasq_data import doc_qrels, load_bioasq, subset, to_doc_run
 from eval.metrics import mrr_at_k, ndcg_at_k, percentiles, recall_at_k
+from eval.shared import write_json
 from index.dense import build_faiss
 from index.embed import EmbeddingCache, embed_cached, load_embedder, model_key
 from index.lexical import Bm25Index
@@ -186,8 +186,7 @@ def _cmd(args) -> int:
         args.max_queries,
         max_docs=args.max_docs,
     )
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    write_json(result, args.json)
     print(format_table(result))
     return 0
 

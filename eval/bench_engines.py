@@ -13,7 +13,6 @@ fetches). Milvus is a milvus-lite server on loopback, started here and stopped b
 
 from __future__ import annotations
 
-import json
 import resource
 import tempfile
 import time
@@ -30,6 +29,7 @@ from eval.bench_bioasq import (
 )
 from eval.bench_ray import ray_ingest_bench
 from eval.bioasq_data import DEFAULT_DIR, golden_files
+from eval.shared import write_json
 from index.embed import load_embedder
 from index.manifest import Manifest, ModelInfo, bm25_params
 from index.milvus_build import connect, write_milvus_build
@@ -235,8 +235,7 @@ def _cmd(args) -> int:
     )
     if args.ingest_passages:
         result["ingest"] = ray_ingest_bench(args.ingest_passages, repeats=args.ingest_repeats)
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    write_json(result, args.json)
     print(format_table(result))
     return 0
 

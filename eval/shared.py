@@ -26,9 +26,14 @@ def run_in_child(module: str, function: str, *args, timeout: float = 7200) -> di
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def print_result(result: dict, out: str | None = None) -> None:
-    """A benchmark's JSON result on stdout, and also in the file `out` when one is named."""
+def write_json(result: dict, out: str | None) -> str:
+    """A benchmark's JSON result as text, also written to the file `out` when one is named."""
     text = json.dumps(result, indent=2, ensure_ascii=False)
     if out:
         Path(out).write_text(text + "\n", encoding="utf-8")
-    print(text)
+    return text
+
+
+def print_result(result: dict, out: str | None = None) -> None:
+    """A benchmark's JSON result on stdout, and also in the file `out` when one is named."""
+    print(write_json(result, out))

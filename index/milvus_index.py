@@ -53,24 +53,20 @@ def _quoted(values) -> str:
 
 def filter_expression(filters: Filters) -> str:
     """The Milvus boolean expression of `Filters.source_passes` over the passage fields."""
-    parts = []
-    if filters.source_ids is not None:
-        parts.append(f"source_id in {_quoted(filters.source_ids)}")
-    if filters.kinds is not None:
-        parts.append(f"kind in {_quoted(filters.kinds)}")
-    if filters.designs is not None:
-        parts.append(f"design in {_quoted(filters.designs)}")
-    if filters.populations is not None:
-        allowed = set(filters.populations)
-        if allowed & {"pediatric", "adult"}:
-            allowed.add("both")
-        parts.append(f"population in {_quoted(allowed)}")
+    populations = filters.populations
+    if populations is not None and set(populations) & {"pediatric", "adult"}:
+        populations = {*populations, "both"}  # a study of both ages serves either
+    members = (
+        ("source_id", filters.source_ids),
+        ("kind", filters.kinds),
+        ("design", filters.designs),
+        ("population", populations),
+    )
+    parts = [f"{name} in {_quoted(values)}" for name, values in members if values is not None]
     if filters.diseases is not None:
         parts.append(f"ARRAY_CONTAINS_ANY(diseases, {_quoted(filters.diseases)})")
-    if filters.year_min is not None:
-        parts.append(f"(year >= 0 and year >= {int(filters.year_min)})")
-    if filters.year_max is not None:
-        parts.append(f"(year >= 0 and year <= {int(filters.year_max)})")
+    years = ((">=", filters.year_min), ("<=", filters.year_max))
+    parts += [f"(year >= 0 and year {op} {int(y)})" for op, y in years if y is not None]
     return " and ".join(parts)
 
 

@@ -28,7 +28,6 @@ MODEL_DIR = Path(__file__).resolve().parent / "models" / "answer-scorer"
 MODEL_FILE = "model.int8.onnx"
 CARD_FILE = "card.json"
 MAX_TOKENS = 128
-PAIRS_PER_BATCH = 1
 
 
 class ScorerMismatchError(RuntimeError):
@@ -161,17 +160,13 @@ class CrossScorer:
         """One logit per sentence (higher answers better), row-aligned with `sentences`."""
         if not sentences:
             return np.zeros(0, dtype=np.float32)
-        encs = self.tokenizer.encode_batch([(question, s) for s in sentences])
-        order = sorted(range(len(encs)), key=lambda i: len(encs[i].ids))
-        out = np.zeros(len(encs), dtype=np.float32)
-        for b in range(0, len(order), PAIRS_PER_BATCH):
-            rows = order[b : b + PAIRS_PER_BATCH]
-            width = max(len(encs[i].ids) for i in rows)
-            ids = np.zeros((len(rows), width), dtype=np.int64)
-            mask, types = np.zeros_like(ids), np.zeros_like(ids)
-            for r, i in enumerate(rows):
-                n = len(encs[i].ids)
-                ids[r, :n], mask[r, :n], types[r, :n] = encs[i].ids, 1, encs[i].type_ids
-            feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-            out[rows] = self.session.run(["logits"], feeds)[0][:, 0]
+        out = np.zeros(len(sentences), dtype=np.float32)
+        for i, enc in enumerate(self.tokenizer.encode_batch([(question, s) for s in sentences])):
+            ids = np.array([enc.ids], dtype=np.int64)  # one unpadded pair per run (see above)
+            feeds = {
+                "input_ids": ids,
+                "attention_mask": np.ones_like(ids),
+                "token_type_ids": np.array([enc.type_ids], dtype=np.int64),
+            }
+            out[i] = self.session.run(["logits"], feeds)[0][0, 0]
         return out

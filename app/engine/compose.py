@@ -41,29 +41,26 @@ class Scored:
     signals: object = None  # app/engine/scorer.Signals, when the answer scorer ran
 
 
+MIN_SENTENCE_CHARS = 20  # headings, fragments: not quotable evidence
+
+
+def sentence_candidates(chunk, rank: int) -> list[Candidate]:
+    """The sentences of one chunk as candidates, in absolute stored-text offsets."""
+    spans = sentence_spans(chunk.text)
+    return [
+        Candidate(
+            chunk.source_id, chunk.start + s, chunk.start + e, chunk.text[s:e], chunk.page,
+            chunk.chunk_id, rank, i, len(spans),
+        )
+        for i, (s, e) in enumerate(spans)
+        if e - s >= MIN_SENTENCE_CHARS
+    ]  # fmt: skip
+
+
 def candidates_from_hits(hits: list[Hit], max_chunks: int) -> list[Candidate]:
     """Every sentence of the top chunks, with offsets into the source's stored text."""
-    out = []
-    for rank, hit in enumerate(hits[:max_chunks], start=1):
-        chunk = hit.chunk
-        spans = sentence_spans(chunk.text)
-        for i, (s, e) in enumerate(spans):
-            if e - s < 20:  # headings, fragments: not quotable evidence
-                continue
-            out.append(
-                Candidate(
-                    chunk.source_id,
-                    chunk.start + s,
-                    chunk.start + e,
-                    chunk.text[s:e],
-                    chunk.page,
-                    chunk.chunk_id,
-                    rank,
-                    i,
-                    len(spans),
-                )
-            )
-    return out
+    ranked = enumerate(hits[:max_chunks], start=1)
+    return [c for rank, hit in ranked for c in sentence_candidates(hit.chunk, rank)]
 
 
 def following_candidates(pairs) -> list[Candidate]:
@@ -76,20 +73,8 @@ def following_candidates(pairs) -> list[Candidate]:
     """
     out = []
     for rank, chunk, nxt in pairs:
-        spans = sentence_spans(nxt.text)
-        for i, (s, e) in enumerate(spans):
-            if nxt.start + s < chunk.end:
-                continue
-            if e - s >= 20:
-                text = nxt.text[s:e]
-                start = nxt.start + s
-                out.append(
-                    Candidate(
-                        nxt.source_id, start, start + len(text), text, nxt.page, nxt.chunk_id,
-                        rank, i, len(spans),
-                    )
-                )  # fmt: skip
-            break
+        new = [c for c in sentence_candidates(nxt, rank) if c.start >= chunk.end]
+        out.extend(new[:1])
     return out
 
 
