@@ -1,5 +1,6 @@
 """`bala bench medline`: a baseline-size MEDLINE file (30,000 records: the shared sample's 604
-records repeated with new PMIDs and DOIs) against the same passages as JSONL, in one run.
+records repeated with new PMIDs and DOIs, each copy's texts marked so that none repeats)
+against the same passages as JSONL, in one run.
 
 Each format is loaded in its own child process (so peak memory is its own): the file is
 parsed by bala's loader and every document chunked, which is the part of `bala ingest` that
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -42,8 +44,23 @@ def _sample_citations(sample: Path) -> list[bytes]:
     return [etree.tostring(c) for c in root.iter("MedlineCitation")]
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?]) ")
+
+
+def _mark_text(elem, marker: str) -> None:
+    """`marker` at the start of the text an element shows and after each of its sentences,
+    so that every piece of a part cut by sentences carries it."""
+    elem.text = f"{marker} {_SENTENCE_END.sub(f' {marker} ', elem.text or '')}"
+    for child in elem:
+        child.tail = _SENTENCE_END.sub(f" {marker} ", child.tail or "")
+
+
 def _renumbered(citation: bytes, copy: int, index: int) -> bytes:
-    """A sample record as copy `copy`: a new PMID, a DOI marked with the copy number."""
+    """A sample record as copy `copy`: a new PMID, a DOI marked with the copy number, and
+    (from the second copy on) "[copy N]" before its title and before each sentence of its
+    abstract, so that records share no passage. A real baseline file holds distinct abstracts; with
+    verbatim repeats the whole-ingest timing would take nearly every embedding from the
+    cache and time everything but embedding."""
     from lxml import etree
 
     elem = etree.fromstring(citation)
@@ -51,6 +68,9 @@ def _renumbered(citation: bytes, copy: int, index: int) -> bytes:
     for loc in elem.iter("ELocationID"):
         if loc.get("EIdType") == "doi":
             loc.text = f"{loc.text}.copy{copy}"
+    if copy:
+        for part in (*elem.iter("ArticleTitle"), *elem.iter("AbstractText")):
+            _mark_text(part, f"[copy {copy}]")
     return etree.tostring(elem)
 
 

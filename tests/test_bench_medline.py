@@ -18,7 +18,15 @@ def test_inputs_repeat_the_sample_with_new_ids_and_match_as_jsonl(tmp_path):
     assert len(docs) == 700 and len({d.source_id for d in docs}) == 700
     assert len({d.source.pmid for d in docs}) == 700
     first, copy = docs[0], docs[604]
-    assert first.text == copy.text and first.source.pmid != copy.source.pmid
+    assert first.source.pmid != copy.source.pmid
+    # the copy's title and abstract sentences are the first's behind a marker: no passage recurs
+    assert copy.source.title == f"[copy 1] {first.source.title}"
+    assert copy.text.replace("[copy 1] ", "") == first.text
+
+    def passages(some):
+        return [d.text[s:e] for d in some for s, e, _ in d.fixed_spans]
+
+    assert not set(passages(docs[:96])) & set(passages(docs[604:]))
     rows = [json.loads(line) for line in jsonl.read_text(encoding="utf-8").splitlines()]
     assert len(rows) == sum(len(d.fixed_spans) for d in docs)
     assert {r["pmid"] for r in rows} == {d.source.pmid for d in docs}
