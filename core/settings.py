@@ -113,6 +113,9 @@ class AnswerSettings(_Frozen):
     min_answer: float = 0.25  # abstain ("nothing answers") below this best answer probability
     # (calibrated with min_cosine/min_overlap above; quote_bar 0.2 from `bala train bars`)
     mismatch_penalty: float = 0.3  # demotion of a quote about another disease or population
+    # demotion of a BACKGROUND/OBJECTIVE/METHODS sentence, or of a title when its paper's
+    # RESULTS/CONCLUSIONS sentence competes (app/engine/scorer.background)
+    background_penalty: float = 0.3
     # What a question naming no disease is about (app/engine/population.py); "" = nothing in
     # particular (the BioASQ bench library, which is not a B-ALL library).
     domain: str = "B-ALL"

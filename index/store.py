@@ -371,6 +371,16 @@ class Store:
             ).fetchone()
         return row[0] if row else ""
 
+    def mentions(self, literal: str) -> bool:
+        """Whether any stored text contains `literal` as written (case-folded); a full scan,
+        for what word lookups cannot find (a formula such as "x^2")."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM documents WHERE instr(lower(text), lower(?)) > 0 LIMIT 1",
+                (literal,),
+            ).fetchone()
+        return row is not None
+
     def metadata_only_ids(self) -> set[str]:
         """Sources stored without text (reference-manager entries with no file yet)."""
         with self._lock:

@@ -111,6 +111,13 @@ def test_question_naming_a_drug_the_library_lacks_abstains(engine):
     assert answer.reason == "off-topic"
 
 
+def test_a_formula_no_passage_holds_makes_the_question_off_topic(engine):
+    # CD19, CAR T and relapse are all in the library; the formula is in no stored text.
+    answer = engine.ask("Is $x^2$ related to CD19 CAR T relapse?")
+    assert answer.abstained and answer.quotes == ()
+    assert answer.missing_terms == ("$x^2$",) and answer.reason == "off-topic"
+
+
 def test_a_drug_the_library_mentions_elsewhere_is_not_called_missing(engine):
     # The review mentions inotuzumab, but no retrieved passage covers the question's terms.
     answer = engine.ask("What are response rates to inotuzumab ozogamicin after CAR T relapse?")
@@ -133,9 +140,12 @@ def test_a_quote_whose_stored_text_changed_is_dropped_and_counted(engine, monkey
     store = engine.retriever.catalogue
     real = store.stored_slice
 
+    quoted = {(q.start, q.end) for q in before.quotes if q.source_id == victim}
+
     def corrupted(source_id, start, end):
+        # only the quoted slices change: the term check reading around passages is unaffected
         text = real(source_id, start, end)
-        return text.replace("e", "3") if source_id == victim else text
+        return text.replace("e", "3") if (start, end) in quoted else text
 
     monkeypatch.setattr(store, "stored_slice", corrupted)
     after = engine.ask(question)

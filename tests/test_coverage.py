@@ -56,3 +56,21 @@ def test_a_term_is_missing_from_the_library_only_when_no_indexed_passage_has_it(
     labels = [t.label for t in question.named]
     # CRS is in the library through its long form; tocilizumab literally; inotuzumab nowhere.
     assert missing_in_library(labels, question, vocabulary) == ["inotuzumab ozogamicin"]
+
+
+def test_a_formula_is_a_named_term_looked_up_as_written():
+    from app.engine.coverage import missing_in_library
+    from app.engine.query import analyse
+
+    assert _labels("Is $x^2$ related to CD19 CAR T relapse?") == ["$x^2$", "CAR T", "CD19"]
+    assert _labels("Is x^2 related to relapse?") == ["x^2"]
+    assert _labels("Platelets below 50 x 10^9/L before CAR T?") == ["CAR T"]  # a count
+    assert _labels("Does it cost $5 or $10?") == []  # prices, not TeX
+    evidence = ["CD19-directed CAR T cells relapse; the rate rose as x^2 of dose."]
+    assert missing_terms("Is $x^2$ related to CD19 CAR T relapse?", evidence) == ["$x^2$"]
+    assert missing_terms("Is x^2 related to CD19 CAR T relapse?", evidence) == []
+    # in the library: a formula has no words to look up, so the stored texts are searched
+    question = analyse("Is $x^2$ related to CD19 CAR T relapse?")
+    vocabulary = {"cd19": 1.0, "relaps": 1.0}
+    assert missing_in_library(["$x^2$"], question, vocabulary, lambda _: False) == ["$x^2$"]
+    assert missing_in_library(["$x^2$"], question, vocabulary, lambda _: True) == []

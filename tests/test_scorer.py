@@ -93,6 +93,43 @@ def test_a_dlbcl_quote_is_labelled_and_demoted_for_a_b_all_question():
     assert scored[1].score < scored[0].score
 
 
+def _same_source(scored, source: str = "pmid:1"):
+    return [replace(s, candidate=replace(s.candidate, source_id=source)) for s in scored]
+
+
+def test_background_loses_to_a_finding_and_a_title_to_its_own_conclusion():
+    question = "Does dasatinib plus blinatumomab work in Ph-positive ALL?"
+    title = "Dasatinib-Blinatumomab for Ph-Positive Acute Lymphoblastic Leukemia in Adults."
+    background = "BACKGROUND: Dasatinib and blinatumomab are active in Ph-positive ALL."
+    finding = "CONCLUSIONS: Dasatinib with blinatumomab gave molecular responses in 60%."
+    query = analyse(question)
+    items = [("1", title, "title"), ("2", background, ""), ("3", finding, "")]
+    legacy = _same_source([_legacy(cid, text, 0.7) for cid, text, _ in items])
+    chunks = {cid: _chunk(cid, text, section) for cid, text, section in items}
+    cosines = np.array([0.9, 0.9, 0.5])  # the stand-in model prefers title and background
+    scored = rescore(query, legacy, cosines, None, chunks, {}, BY_COSINE, CFG)
+    assert [s.candidate.text for s in scored] == [finding, title, background]
+    # without its paper's conclusion among the candidates a title keeps its place
+    alone = rescore(query, legacy[:2], cosines[:2], None, chunks, {}, BY_COSINE, CFG)
+    assert [s.candidate.text for s in alone] == [title, background]
+    # the demotion is a setting; at 0 the model's order stands
+    flat = rescore(
+        query,
+        legacy,
+        cosines,
+        None,
+        chunks,
+        {},
+        BY_COSINE,
+        CFG.model_copy(update={"background_penalty": 0.0}),
+    )
+    assert flat[-1].candidate.text == finding
+    # a definition question is answered by background: no demotion there
+    defining = analyse("What is blinatumomab?")
+    plain = rescore(defining, legacy, cosines, None, chunks, {}, BY_COSINE, CFG)
+    assert plain[-1].candidate.text == finding
+
+
 def test_population_mismatch_labels():
     assert mismatch("CAR T in children with B-ALL?", "Outcomes of adults with ALL") == (
         "about adults, not children"
@@ -160,6 +197,9 @@ def test_section_labels():
     assert section_signal("BACKGROUND: ", "CRS is common.", "") == -1.0
     assert section_signal("", "Any title", "title") == -1.0
     assert section_signal("We found this. ", "It works.", "") == 0.0
+    assert section_signal("", "Background: CRS is common.", "") == -1.0  # labels in any case
+    assert section_signal("", "Conclusions: it works.", "") == 1.0
+    assert section_signal("", "Background checks: none.", "") == 0.0  # not a label
 
 
 def test_author_citation_and_reference_lines_are_never_evidence():

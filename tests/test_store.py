@@ -52,3 +52,10 @@ def test_rows_of_sources_and_chunk_counts(store):
     assert opened.rows_of_sources(set()).tolist() == []
     counts = opened.chunk_counts()
     assert counts == {sid: sum(c.source_id == sid for c in chunks) for sid in TEXTS}
+
+
+def test_mentions_searches_stored_texts_as_written(store):
+    opened, _ = store
+    assert opened.mentions("lineage switch to aml")  # case-folded
+    assert opened.mentions("MRD-negative")
+    assert not opened.mentions("x^2") and not opened.mentions("inotuzumab")

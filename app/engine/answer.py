@@ -133,7 +133,9 @@ class Engine:
         covering = [h for h, gap in zip(top, gaps) if len(gap) <= allowed]
         if nowhere or not covering:
             unseen = tuple(nowhere or min(gaps, key=len, default=[]))
-            absent = tuple(missing_in_library(unseen, query, self.idf))
+            absent = tuple(
+                missing_in_library(unseen, query, self.idf, self.retriever.catalogue.mentions)
+            )
             strength = Strength(
                 best_cosine=best_cos,
                 has_candidates=False,

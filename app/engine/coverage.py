@@ -25,6 +25,19 @@ _DRUG = re.compile(
 )
 
 
+# A formula: inline TeX with a math sign ($x^2$, \(x^2\); not "$5 and $10"), or a one-letter
+# variable with a caret exponent (x^2; not 10^9/L, which is how counts are written).
+_FORMULA = re.compile(
+    r"\$(?=[^$\n]*[\^_\\=+<>])[^$\n]{1,40}\$|\$[A-Za-z]\$"
+    r"|\\\(.{1,40}?\\\)"
+    r"|(?<![\w^])[A-Za-z]\^[{(]?[A-Za-z0-9+-]+[})]?"
+)
+
+
+def is_formula(label: str) -> bool:
+    return _FORMULA.fullmatch(label) is not None
+
+
 def _codes(question: str) -> list[tuple[str, tuple[int, int]]]:
     """Alphanumeric codes and drug names written in the question, with their spans."""
     found = []
@@ -49,12 +62,16 @@ class NamedTerm:
 
 
 def named_terms(question: str) -> list[NamedTerm]:
-    """Concepts of the clinical vocabulary, alphanumeric codes and drug names in the question.
+    """Concepts of the clinical vocabulary, alphanumeric codes, drug names and formulas in the
+    question.
 
     Bare acronyms outside the vocabulary (BTK, FDA) are not required: too many readings.
     """
     terms = []
     covered_spans: list[tuple[int, int]] = []
+    for m in _FORMULA.finditer(question):
+        terms.append(NamedTerm(m.group(), None))
+        covered_spans.append(m.span())
     for entry in concepts_in(question):
         forms = VOCABULARY[entry].short + VOCABULARY[entry].long
         written = [f for f in forms if f.lower() in question.lower()]
@@ -82,6 +99,8 @@ def _mentioned(term: NamedTerm, evidence: str, evidence_tokens: set[str]) -> boo
             return True
         long_forms = [tokenize(f) for f in VOCABULARY[term.entry].long]
         return any(len(t) > 1 and set(t) <= evidence_tokens for t in long_forms)
+    if is_formula(term.label):
+        return term.label.lower() in evidence.lower()
     pattern = r"(?<![\w])" + re.escape(term.label) + r"(?![\w])"
     return re.search(pattern, evidence, re.IGNORECASE) is not None
 
@@ -108,18 +127,24 @@ def _in_vocabulary(form: str, vocabulary: dict) -> bool:
     return all(t in vocabulary for t in tokens)
 
 
-def missing_in_library(labels, question, vocabulary: dict) -> list[str]:
+def missing_in_library(labels, question, vocabulary: dict, mentions=None) -> list[str]:
     """Of these named-term labels, those no indexed passage mentions in any written form.
 
     A whole-library BM25 term lookup: a form is present when every one of its tokens is in
     the index vocabulary (`vocabulary`: token -> idf). Conservative in the useful direction:
     a term reported missing is truly in no passage; one whose words all occur somewhere is
-    treated as present ("passages mention it but none answers").
+    treated as present ("passages mention it but none answers"). A formula has no words to
+    look up: `mentions(literal)` searches the stored texts for it as written (without that
+    lookup a formula counts as present).
     """
     by_label = {t.label: t for t in _named(question)}
     out = []
     for label in labels:
         term = by_label.get(label)
+        if is_formula(label):
+            if mentions is not None and not mentions(label):
+                out.append(label)
+            continue
         forms = [label]
         if term is not None and term.entry is not None:
             forms += list(VOCABULARY[term.entry].short + VOCABULARY[term.entry].long)

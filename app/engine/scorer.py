@@ -58,7 +58,12 @@ _WEAK_LABEL = re.compile(
     r"(?:BACKGROUND|INTRODUCTION|OBJECTIVES?|AIMS?|PURPOSE|METHODS?|DESIGN|CONTEXT)"
     r"\b[^A-Za-z]{0,12}$"
 )
-_LABEL_START = re.compile(r"^([A-Z][A-Z ]{3,30})\s*:")
+_LABEL_START = re.compile(
+    r"^([A-Z][A-Z ]{3,30}|(?:Background|Introduction|Objectives?|Aims?|Purpose|Methods?|Design"
+    r"|Context|Results?|Findings|Conclusions?|Interpretation|Summary|Significance))\s*:"
+)
+# "What is glofitamab?": a definition question, which background sentences do answer.
+_DEFINITION = re.compile(r"^\s*(?:what|who)\s+(?:is|are|was|were)\s+(?!(?:the|a|an)\b)", re.I)
 
 
 def content_words(sentence: str, stop: frozenset[str]) -> list[str]:
@@ -80,7 +85,7 @@ def section_signal(context_before: str, sentence: str, chunk_section: str) -> fl
     if chunk_section == "title":
         return -1.0
     label = _LABEL_START.match(sentence)
-    tail = (label.group(1) + ":") if label else context_before[-60:].rstrip()
+    tail = (label.group(1).upper() + ":") if label else context_before[-60:].rstrip()
     if _GOOD_LABEL.search(tail):
         return 1.0
     if _WEAK_LABEL.search(tail):
@@ -161,6 +166,21 @@ def features_of(query, s, sent_cos: float, chunk, qtype: dict | None = None) -> 
     }
 
 
+def background(question: str, rows: list[dict], legacy: list) -> list[bool]:
+    """Which candidates are background rather than findings: a sentence in an abstract's
+    BACKGROUND/OBJECTIVE/METHODS part, or a title whose own source has a RESULTS/CONCLUSIONS
+    sentence among the candidates (the paper's conclusion answers before its title does).
+    None for a definition question ("What is lisocabtagene maraleucel?"): there the
+    background sentence that defines it is the answer."""
+    if _DEFINITION.match(question):
+        return [False] * len(rows)
+    concluded = {s.candidate.source_id for s, r in zip(legacy, rows) if r["section"] > 0}
+    return [
+        r["section"] < 0 and (not r["title"] or s.candidate.source_id in concluded)
+        for s, r in zip(legacy, rows)
+    ]
+
+
 def rescore(
     query, legacy: list, sent_cos: np.ndarray, logits, chunks: dict, labels: dict, model, cfg
 ) -> list:
@@ -168,7 +188,9 @@ def rescore(
 
     A candidate whose passage is about another disease or population than the question
     (`labels`: chunk id -> app/engine/population.mismatch label) is demoted by
-    `mismatch_penalty` and labelled.
+    `mismatch_penalty` and labelled; a background sentence (`background`) is demoted by
+    `background_penalty`: BioASQ, which the model learnt from, quotes background as readily
+    as findings, a clinician asking what to do does not.
     """
     qtype = question_type(query.text)
     rows = [
@@ -181,10 +203,11 @@ def rescore(
             row["ce"] = float(logit)
     probs = model.predict(rows)
     out = []
-    for s, row, p in zip(legacy, rows, probs):
+    for s, row, p, bg in zip(legacy, rows, probs, background(query.text, rows, legacy)):
         label = labels.get(s.candidate.chunk_id, "")
         score = float(p) + cfg.prior_weight * row["prior"]
         score -= cfg.mismatch_penalty if label else 0.0
+        score -= cfg.background_penalty if bg else 0.0
         out.append(
             replace(s, score=score, answer=float(p), echo=row["restates"], label=label, signals=row)
         )
