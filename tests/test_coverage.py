@@ -74,3 +74,10 @@ def test_a_formula_is_a_named_term_looked_up_as_written():
     vocabulary = {"cd19": 1.0, "relaps": 1.0}
     assert missing_in_library(["$x^2$"], question, vocabulary, lambda _: False) == ["$x^2$"]
     assert missing_in_library(["$x^2$"], question, vocabulary, lambda _: True) == []
+
+
+def test_drug_names_by_their_stems():
+    from app.engine.coverage import is_drug_name
+
+    assert is_drug_name("idecabtagene vicleucel") and is_drug_name("glofitamab")
+    assert is_drug_name("dasatinib") and not is_drug_name("CAR T") and not is_drug_name("CD19")

@@ -157,6 +157,24 @@ def test_a_question_naming_no_disease_is_about_b_all():
     assert mismatch("Relapse of AML after transplant?", JULIET) == "about DLBCL, not AML"
 
 
+def test_a_question_about_a_drug_is_about_the_disease_of_its_papers():
+    from app.engine.population import implied_domain
+
+    myeloma, lymphoma, ball = {"myeloma"}, {"DLBCL"}, {"B-ALL"}
+    question = "Which antigen does idecabtagene vicleucel target?"
+    # every covering passage that names a disease is about myeloma: no B-ALL default
+    assert implied_domain(question, True, [myeloma, set(), myeloma], "B-ALL") == ""
+    # one B-ALL passage among them, or no drug named, or no disease seen: the default stands
+    assert implied_domain(question, True, [myeloma, ball], "B-ALL") == "B-ALL"
+    assert implied_domain("IVIG after CAR T?", False, [lymphoma], "B-ALL") == "B-ALL"
+    assert implied_domain(question, True, [set()], "B-ALL") == "B-ALL"
+    # a question naming its disease keeps it whatever the passages
+    assert implied_domain("Ide-cel in B-ALL?", True, [myeloma], "B-ALL") == "B-ALL"
+    passage = "Ide-cel, a BCMA-directed CAR T-cell therapy for relapsed myeloma."
+    assert mismatch(question, passage, (), "B-ALL") == "about myeloma, not B-ALL"
+    assert mismatch(question, passage, (), "") == ""
+
+
 def test_a_passage_naming_no_disease_is_judged_by_its_source_labels():
     untitled = "Tisagenlecleucel produced durable responses after one infusion."
     assert mismatch(NO_DISEASE, untitled, ("DLBCL",)) == "about DLBCL, not B-ALL"

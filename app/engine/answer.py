@@ -20,9 +20,9 @@ from app.engine.compose import (
     score_candidates,
     widen_first,
 )
-from app.engine.coverage import missing_in_library, missing_terms
+from app.engine.coverage import is_drug_name, missing_in_library, missing_terms
 from app.engine.evidence_filter import is_non_evidence
-from app.engine.population import mismatch
+from app.engine.population import context_diseases, implied_domain, mismatch
 from app.engine.query import Query, analyse
 from app.engine.scorer import rescore, uses_sentence_vectors
 from core.abstain import ANSWER, NO_ANSWER, Strength, decide
@@ -216,14 +216,23 @@ class Engine:
             sent_cos = np.array([s.cosine for s in legacy])
         logits = model.cross.score(query.text, texts) if model.cross is not None else None
         chunks = {h.chunk.chunk_id: h.chunk for h in hits}
-        labels = {h.chunk.chunk_id: self._mismatch(query, h) for h in hits}
+        domain = self._domain(query, hits)
+        labels = {h.chunk.chunk_id: self._mismatch(query, h, domain) for h in hits}
         return rescore(query, legacy, sent_cos, logits, chunks, labels, model, cfg)
 
-    def _mismatch(self, query: Query, hit: Hit) -> str:
+    def _mismatch(self, query: Query, hit: Hit, domain: str) -> str:
         """Another disease or population than the question's (app/engine/population.py)."""
         source = self.retriever.sources[hit.chunk.source_id]
-        domain = self.settings.answer.domain
         return mismatch(query.text, self._context(hit), source.diseases, domain)
+
+    def _domain(self, query: Query, hits: list[Hit]) -> str:
+        """What the question is about when it names no disease (population.implied_domain)."""
+        drug = any(is_drug_name(t.label) for t in query.named)
+        sources = self.retriever.sources
+        seen = [
+            context_diseases(self._context(h), sources[h.chunk.source_id].diseases) for h in hits
+        ]
+        return implied_domain(query.text, drug, seen, self.settings.answer.domain)
 
     def _compose(self, query: Query, evidence: Evidence) -> Answer | None:
         scored = list(evidence.scored)

@@ -55,6 +55,11 @@ def _codes(question: str) -> list[tuple[str, tuple[int, int]]]:
     return found
 
 
+def is_drug_name(label: str) -> bool:
+    """A word of the label has a nonproprietary drug stem (glofitamab, idecabtagene vicleucel)."""
+    return any(_DRUG.match(word) for word in label.split())
+
+
 @dataclass(frozen=True)
 class NamedTerm:
     label: str  # as written in the question

@@ -6,7 +6,8 @@ B-ALL") so the clinician sees it, not hidden: they may still be the closest evid
 
 A question that names no disease is about the product's domain (`AnswerSettings.domain`,
 B-ALL): "What options exist after a CD19-negative relapse following CAR T-cell therapy?" asked
-of bala is a B-ALL question, and a JULIET (DLBCL) sentence is indirect evidence for it.
+of bala is a B-ALL question, and a JULIET (DLBCL) sentence is indirect evidence for it - unless
+it names a drug whose covering passages are all about other diseases (`implied_domain`).
 What a passage is about is read from the passage itself (with its source's title); a passage
 that names no disease falls back to its source's evidence labels (ingest/labels.py, derived
 from MEDLINE indexing or the source's title and text) - many sources have no title.
@@ -46,6 +47,11 @@ def diseases_in(text: str) -> set[str]:
     return {label for label, pattern in DISEASES if pattern.search(text)}
 
 
+def context_diseases(context: str, source_diseases=()) -> set[str]:
+    """Disease groups of a passage (with its source's title), else of its source's labels."""
+    return diseases_in(context) or {LABEL_GROUPS[d] for d in source_diseases if d in LABEL_GROUPS}
+
+
 def asked_diseases(question: str, domain: str = "B-ALL") -> set[str]:
     """The disease groups a question is about: those it names, else the product's domain."""
     return diseases_in(question) or ({domain} if domain else set())
@@ -64,7 +70,7 @@ def mismatch(question: str, context: str, source_diseases=(), domain: str = "B-A
     disease is about ("" = such a question is about no disease in particular).
     """
     asked = asked_diseases(question, domain)
-    seen = diseases_in(context) or {LABEL_GROUPS[d] for d in source_diseases if d in LABEL_GROUPS}
+    seen = context_diseases(context, source_diseases)
     if asked and seen and not asked & seen:
         other = sorted(seen)[0]
         other = _lymphoma_label(context, source_diseases) if other == "DLBCL" else other
@@ -74,3 +80,15 @@ def mismatch(question: str, context: str, source_diseases=(), domain: str = "B-A
     if _ADULTS.search(question) and _CHILDREN.search(context) and not _ADULTS.search(context):
         return "about children, not adults"
     return ""
+
+
+def implied_domain(question: str, drug_named: bool, passage_diseases, domain: str) -> str:
+    """What a question naming no disease is about: `domain`, unless it names a drug and the
+    passages that cover it name diseases, none of them `domain` - then no disease in
+    particular (""): "Which antigen does idecabtagene vicleucel target?" is answered from
+    myeloma papers, and labelling them "about myeloma, not B-ALL" would mislead.
+    `passage_diseases`: the disease groups of each covering passage (`context_diseases`)."""
+    if not domain or diseases_in(question) or not drug_named:
+        return domain
+    seen = set().union(*passage_diseases)
+    return "" if seen and domain not in seen else domain
