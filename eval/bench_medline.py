@@ -58,9 +58,9 @@ def _mark_text(elem, marker: str) -> None:
 def _renumbered(citation: bytes, copy: int, index: int) -> bytes:
     """A sample record as copy `copy`: a new PMID, a DOI marked with the copy number, and
     (from the second copy on) "[copy N]" before its title and before each sentence of its
-    abstract, so that records share no passage. A real baseline file holds distinct abstracts; with
-    verbatim repeats the whole-ingest timing would take nearly every embedding from the
-    cache and time everything but embedding."""
+    abstract, so that records share no passage. A real baseline file holds distinct
+    abstracts; with verbatim repeats the whole-ingest timing would take nearly every
+    embedding from the cache and time everything but embedding."""
     from lxml import etree
 
     elem = etree.fromstring(citation)

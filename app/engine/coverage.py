@@ -35,6 +35,7 @@ _FORMULA = re.compile(
 
 
 def is_formula(label: str) -> bool:
+    """The whole label is a formula (looked up as written: it has no words to index)."""
     return _FORMULA.fullmatch(label) is not None
 
 

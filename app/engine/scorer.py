@@ -170,8 +170,8 @@ def background(question: str, rows: list[dict], legacy: list) -> list[bool]:
     """Which candidates are background rather than findings: a sentence in an abstract's
     BACKGROUND/OBJECTIVE/METHODS part, or a title whose own source has a RESULTS/CONCLUSIONS
     sentence among the candidates (the paper's conclusion answers before its title does).
-    None for a definition question ("What is lisocabtagene maraleucel?"): there the
-    background sentence that defines it is the answer."""
+    No candidate is background to a definition question ("What is lisocabtagene
+    maraleucel?"): there the background sentence that defines it is the answer."""
     if _DEFINITION.match(question):
         return [False] * len(rows)
     concluded = {s.candidate.source_id for s, r in zip(legacy, rows) if r["section"] > 0}
