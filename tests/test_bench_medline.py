@@ -46,3 +46,16 @@ def test_bench_reports_wall_and_cpu_rates_and_memory_for_both_formats():
         assert "peak_rss_growth_mb" in stats and stats["rss_before_mb"] > 0
     assert {"speed_ratio_medline_to_jsonl", "speed_ratio_cpu_medline_to_jsonl"} <= set(result)
     assert result["peak_rss_growth_ok"] is True
+
+
+def test_full_bench_times_the_whole_ingest_and_its_memory():
+    """`--full` ingests both files into fresh indexes: same sources, rates and the peak RSS
+    growth of each whole ingest (embedding model included) are reported."""
+    from eval.bench_medline import run_medline_bench
+
+    result = run_medline_bench(records=20, full=True)
+    for name in ("medline", "jsonl"):
+        whole = result[name]["whole_ingest"]
+        assert whole["passages"] >= 20 and whole["peak_rss_growth_mb"] > 0
+        assert {"passages_per_s", "passages_per_cpu_s"} <= set(whole)
+    assert {"whole_ingest_ratio_medline_to_jsonl"} <= set(result)
