@@ -21,7 +21,8 @@ from core.settings import Settings
 from core.types import Source
 from index import layout
 from index.manifest import file_records, read_manifest, write_manifest
-from index.store import Store, source_from_json, source_to_json
+from index.store import Store
+from index.store_rows import source_from_json, source_to_json
 from ingest.errors import IngestError
 from ingest.labels import label_source
 from ingest.medline import MedlineRecord, iter_medline, record_source

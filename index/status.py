@@ -14,7 +14,7 @@ from index.enrich import missing_fields
 from index.loaded import LoadedIndex, open_build, open_index
 from index.manifest import IndexMismatchError, Manifest, read_manifest, verify_hashes
 from index.review_refs import reference_coverage
-from index.store import source_to_dict
+from index.store_rows import source_to_dict
 
 
 def index_status(settings: Settings, verify: bool = False) -> dict:

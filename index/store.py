@@ -10,13 +10,13 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import fields
 from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from core.types import Chunk, Citation, Document, PageSpan, Reference, Source
+from index.store_rows import refs_from_json, refs_to_json, source_from_json, source_to_json
 
 SCHEMA = """
 CREATE TABLE sources (source_id TEXT PRIMARY KEY, meta TEXT NOT NULL);
@@ -29,52 +29,6 @@ CREATE TABLE files (path TEXT PRIMARY KEY, sha256 TEXT NOT NULL, source_ids TEXT
 CREATE TABLE doc_refs (source_id TEXT PRIMARY KEY, refs TEXT NOT NULL, citations TEXT NOT NULL);
 CREATE INDEX chunks_source ON chunks(source_id);
 """
-
-
-_SOURCE_FIELDS = tuple(f.name for f in fields(Source))
-
-
-def source_to_dict(source: Source) -> dict:
-    """A Source's fields as a flat dict (shallow: `asdict` deep-copies, slow at 10^4 rows)."""
-    return {name: getattr(source, name) for name in _SOURCE_FIELDS}
-
-
-def source_to_json(source: Source) -> str:
-    return json.dumps(source_to_dict(source), ensure_ascii=False)
-
-
-_TUPLE_FIELDS = tuple(f.name for f in fields(Source) if str(f.type).startswith("tuple"))
-
-
-def source_from_json(raw: str) -> Source:
-    """A Source from its flat JSON; fields a store predates take their defaults, and fields
-    this bala does not know (a newer store) are ignored."""
-    data = json.loads(raw)
-    data = {k: v for k, v in data.items() if k in _SOURCE_FIELDS}
-    for name in _TUPLE_FIELDS:
-        if name in data:
-            data[name] = tuple(data[name] or ())
-    return Source(**data)
-
-
-_REFERENCE_FIELDS = tuple(f.name for f in fields(Reference))
-
-
-def refs_to_json(document: Document) -> tuple[str, str]:
-    """A document's reference list and citations as two JSON arrays (the doc_refs row)."""
-    refs = [{name: getattr(r, name) for name in _REFERENCE_FIELDS} for r in document.references]
-    cits = [
-        [c.start, c.end, list(c.numbers), c.marker_start, c.marker_end] for c in document.citations
-    ]
-    return json.dumps(refs, ensure_ascii=False), json.dumps(cits)
-
-
-def refs_from_json(refs: str, cits: str) -> tuple[tuple[Reference, ...], tuple[Citation, ...]]:
-    references = tuple(
-        Reference(**{**r, "authors": tuple(r.get("authors") or ())}) for r in json.loads(refs)
-    )
-    citations = tuple(Citation(s, e, tuple(ns), ms, me) for s, e, ns, ms, me in json.loads(cits))
-    return references, citations
 
 
 def write_store(

@@ -85,7 +85,7 @@ def test_mesh_decides_disease_and_text_fills_what_medline_lacks():
 
 
 def test_store_json_round_trip_keeps_labels_and_reads_older_and_newer_rows():
-    from index.store import source_from_json, source_to_json
+    from index.store_rows import source_from_json, source_to_json
 
     source = Source("pmid:3", mesh=("Child",), diseases=("B-ALL", "AML"), design="cohort")
     assert source_from_json(source_to_json(source)) == source
