@@ -61,8 +61,11 @@ def _private_file(path: Path) -> None:
     fd = os.open(path, os.O_CREAT | os.O_RDWR, FILE_MODE)
     os.close(fd)
     for p in (path, path.with_name(path.name + "-journal"), path.with_name(path.name + "-wal")):
-        if p.exists() and (p.stat().st_mode & 0o777) != FILE_MODE:
-            os.chmod(p, FILE_MODE)
+        try:  # another writer's journal may vanish between any two calls: no exists() check
+            if (os.stat(p).st_mode & 0o777) != FILE_MODE:
+                os.chmod(p, FILE_MODE)
+        except FileNotFoundError:
+            continue
 
 
 def write_private(path: Path, text: str) -> None:

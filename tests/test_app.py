@@ -137,6 +137,27 @@ def test_feedback_concurrent_writers(tmp_path):
     assert rows[0]["created_at"].endswith("+00:00")
 
 
+def test_feedback_survives_a_journal_that_vanishes_mid_check(tmp_path, monkeypatch):
+    """Another writer's journal can disappear between two stat calls; the write goes on."""
+    import app.feedback as feedback
+
+    path = tmp_path / "feedback.sqlite"
+    journal = tmp_path / "feedback.sqlite-journal"
+    journal.write_text("")
+    real_stat, calls = feedback.os.stat, {"journal": 0}
+
+    def stat(p, *args, **kwargs):
+        if str(p) == str(journal):
+            calls["journal"] += 1
+            if calls["journal"] > 1:  # it existed a moment ago; now the other writer is done
+                journal.unlink(missing_ok=True)
+                raise FileNotFoundError(p)
+        return real_stat(p, *args, **kwargs)
+
+    monkeypatch.setattr(feedback.os, "stat", stat)
+    assert record_feedback(path, build_id="b", helpful=True, source_ids=["pmid:1"]) == 1
+
+
 def test_serve_command_is_local_headless_and_xsrf_protected():
     from app.serve import streamlit_command
 
