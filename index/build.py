@@ -255,6 +255,9 @@ def _live_terms(live: LiveBuild) -> RowTerms | None:
     return terms
 
 
+TOKENIZE_BLOCK = 20_000  # chunks tokenized at once: Python token lists cost ~1 KB a chunk
+
+
 def _row_terms(reused_rows: list[int], chunks: list[Chunk], live: LiveBuild) -> RowTerms:
     """BM25 terms of the new build's rows: reused rows sliced from the live build's, then the
     new chunks' tokens (reusing the live tokens of an unchanged chunk id: same id = same text,
@@ -263,15 +266,19 @@ def _row_terms(reused_rows: list[int], chunks: list[Chunk], live: LiveBuild) -> 
     known: dict[str, int] = {}
     if chunks and live_terms is not None:
         known = read_rows_of(live.store_path, [c.chunk_id for c in chunks])
-    new_tokens = [
-        live_terms.tokens(known[c.chunk_id]) if c.chunk_id in known else tokenize(c.text)
-        for c in chunks
-    ]
     if not reused_rows:
-        return RowTerms.from_tokens(bm25_rows(new_tokens))
-    if live_terms is None:
+        terms = RowTerms.empty()
+    elif live_terms is None:
         raise RuntimeError("rows reused from a build whose BM25 terms are stale")
-    return live_terms.take(reused_rows).extend(bm25_rows(new_tokens))
+    else:
+        terms = live_terms.take(reused_rows)
+    for start in range(0, len(chunks), TOKENIZE_BLOCK):  # token lists of one block at a time
+        new_tokens = [
+            live_terms.tokens(known[c.chunk_id]) if c.chunk_id in known else tokenize(c.text)
+            for c in chunks[start : start + TOKENIZE_BLOCK]
+        ]
+        terms = terms.extend(bm25_rows(new_tokens))
+    return terms
 
 
 @dataclass(frozen=True)
@@ -359,6 +366,8 @@ def write_local_build(new: NewRows, ctx: WriteContext) -> str:
     n_rows = len(reused) + len(chunks)
     started = time.perf_counter()
     dense.save_faiss(faiss_index, partial / "dense.faiss")
+    dim = int(faiss_index.d)
+    del faiss_index  # saved; not held while BM25 is built (4 bytes x 384 a row)
     bm25 = bm25_params(settings)
     row_terms = _row_terms(reused, chunks, live)
     Bm25Index.from_rows(row_terms, bm25["k1"], bm25["b"]).save(partial / "bm25")
@@ -369,7 +378,7 @@ def write_local_build(new: NewRows, ctx: WriteContext) -> str:
     manifest = Manifest(
         build_id=build_id,
         created_at=stamp.isoformat(timespec="seconds"),
-        model=ModelInfo(settings.index.model_id, settings.index.backend, int(faiss_index.d)),
+        model=ModelInfo(settings.index.model_id, settings.index.backend, dim),
         chunker=chunker_params(settings.ingest.chunk_size, settings.ingest.chunk_overlap),
         bm25=bm25,
         counts={"sources": n_sources, "chunks": n_rows, "files": len(contents.files)},

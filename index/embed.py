@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -86,20 +86,22 @@ class EmbeddingCache:
 
     def get_many(self, model: str, shas: list[str]) -> dict[str, np.ndarray]:
         """Cached vectors of `shas` (those missing are absent from the result)."""
+        return dict(self.iter_many(model, shas))
+
+    def iter_many(self, model: str, shas: list[str]) -> Iterator[tuple[str, np.ndarray]]:
+        """(sha, vector) for each of `shas` in the cache, one at a time (no dict of them)."""
         if len(shas) > SCAN_FROM:  # one range scan beats many IN queries for a whole library
             wanted = set(shas)
             rows = self.db.execute("SELECT sha, vec FROM vectors WHERE model=?", (model,))
-            return {s: np.frombuffer(b, dtype=np.float32) for s, b in rows if s in wanted}
-        found: dict[str, np.ndarray] = {}
+            yield from ((s, np.frombuffer(b, dtype=np.float32)) for s, b in rows if s in wanted)
+            return
         for i in range(0, len(shas), 500):
             part = shas[i : i + 500]
             marks = ",".join("?" * len(part))
             rows = self.db.execute(
                 f"SELECT sha, vec FROM vectors WHERE model=? AND sha IN ({marks})", [model, *part]
             )
-            for sha, blob in rows:
-                found[sha] = np.frombuffer(blob, dtype=np.float32)
-        return found
+            yield from ((sha, np.frombuffer(blob, dtype=np.float32)) for sha, blob in rows)
 
     def put_many(self, model: str, items: list[tuple[str, np.ndarray]]) -> None:
         rows = [(model, sha, np.asarray(v, dtype=np.float32).tobytes()) for sha, v in items]
@@ -129,25 +131,36 @@ def embed_cached(
     The embedder is only created when some text is missing from the cache, so an unchanged
     library never loads the model. New vectors reach the cache slice by slice as they are
     computed, so an interrupted run keeps them; `progress` shows a bar over the slices.
+    Every vector, cached or computed, goes straight into the one output array (a dict of
+    per-text arrays beside it cost ~1.6 KB a passage: 195 MB for 118,000 passages).
     """
-    shas = [sha256_text(t) for t in texts]
-    known = cache.get_many(key, list(set(shas))) if cache else {}
-    todo_shas = list(dict.fromkeys(s for s in shas if s not in known))
+    rows_of: dict[str, list[int]] = {}
+    for row, text in enumerate(texts):
+        rows_of.setdefault(sha256_text(text), []).append(row)
+    out = np.zeros((len(texts), MODEL_DIM), dtype=np.float32)
+    missing = dict.fromkeys(rows_of)
+    for sha, vector in cache.iter_many(key, list(rows_of)) if cache else ():
+        out = _placed(out, rows_of[sha], vector)
+        missing.pop(sha, None)
+    todo_shas = list(missing)
     if todo_shas:
-        first_text: dict[str, str] = {}
-        for sha, text in zip(shas, texts):
-            first_text.setdefault(sha, text)
-        todo_texts = [first_text[s] for s in todo_shas]
+        todo_texts = [texts[rows_of[s][0]] for s in todo_shas]
         for rows, fresh in _computed(get_embedder(), todo_texts, progress):
             new_items = [(todo_shas[r], v) for r, v in zip(rows, fresh)]
-            known.update(new_items)
+            for sha, vector in new_items:
+                out = _placed(out, rows_of[sha], vector)
             if cache:
                 cache.put_many(key, new_items)
-    dim = len(next(iter(known.values()))) if known else MODEL_DIM
-    out = np.zeros((len(texts), dim), dtype=np.float32)
-    for i, sha in enumerate(shas):
-        out[i] = known[sha]
     return out, len(todo_shas)
+
+
+def _placed(out: np.ndarray, rows: list[int], vector: np.ndarray) -> np.ndarray:
+    """`out` with `vector` in `rows`; a model whose vectors are not MODEL_DIM wide gets an
+    output array of its own width on its first vector."""
+    if out.shape[1] != len(vector):
+        out = np.zeros((len(out), len(vector)), dtype=np.float32)
+    out[rows] = vector
+    return out
 
 
 def _computed(embedder: Embedder, texts: list[str], progress: bool):
