@@ -163,12 +163,12 @@ def test_a_real_review_links_to_the_cited_papers_passage(cited_index):
     assert answer.quotes and answer.quotes[0].source_id == review
     (evidence,) = [e for e in answer.cited_evidence if e.quote_index == 0]
     works = {w.n: w for w in evidence.works}
-    # The first quote is its sentence and the one before it (compose.widen_first): 13-18.
-    assert set(works) == {13, 14, 15, 16, 17, 18}
+    # The first quote is its sentence, widened forward only (compose.widen_first): 15-18.
+    assert set(works) == {15, 16, 17, 18}
     assert works[15].status == cited.SUPPORTING and works[15].library_source_id == "pmid:21460024"
     q = works[15].quote
     assert engine.retriever.catalogue.stored_slice(q.source_id, q.start, q.end) == q.text
-    assert all(works[n].status == cited.NOT_IN_LIBRARY for n in (13, 14, 16, 17, 18))
+    assert all(works[n].status == cited.NOT_IN_LIBRARY for n in (16, 17, 18))
     quote = answer.quotes[0]  # its citation marks are hidden from the display only
     assert engine.retriever.catalogue.stored_slice(review, quote.start, quote.end) == quote.text
     assert "15" in quote.text and quote.display_text and "15" not in quote.display_text
@@ -191,4 +191,4 @@ def test_the_app_shows_coverage_and_what_a_quote_cites(cited_index, monkeypatch)
     at.chat_input[0].set_value(QUESTION).run()
     assert not at.exception, [e.value for e in at.exception]
     labels = [e.label for e in at.expander]
-    assert any(label.startswith("Cites 6 work(s)") for label in labels), labels
+    assert any(label.startswith("Cites 4 work(s)") for label in labels), labels

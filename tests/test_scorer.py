@@ -130,6 +130,42 @@ def test_background_loses_to_a_finding_and_a_title_to_its_own_conclusion():
     assert plain[-1].candidate.text == finding
 
 
+def test_a_study_statement_loses_to_a_finding_unless_the_design_is_asked():
+    methods = "We conducted a phase 2 study of dasatinib and blinatumomab in Ph-positive ALL."
+    finding = "Dasatinib with blinatumomab gave molecular responses in 60% of patients."
+    items = [("1", methods, ""), ("2", finding, "")]
+    legacy = [_legacy(cid, text, 0.7) for cid, text, _ in items]
+    chunks = {cid: _chunk(cid, text, section) for cid, text, section in items}
+    cosines = np.array([0.9, 0.5])  # the stand-in model prefers the study statement
+    asked = analyse("Does dasatinib plus blinatumomab work in Ph-positive ALL?")
+    scored = rescore(asked, legacy, cosines, None, chunks, {}, BY_COSINE, CFG)
+    assert [s.candidate.text for s in scored] == [finding, methods]
+    design = analyse("How was the dasatinib plus blinatumomab study designed?")
+    scored = rescore(design, legacy, cosines, None, chunks, {}, BY_COSINE, CFG)
+    assert [s.candidate.text for s in scored] == [methods, finding]
+
+
+def test_a_definition_question_prefers_the_sentence_that_defines_the_term():
+    other = "Glofitamab was well tolerated after CAR T-cell therapy in nine patients."
+    defining = "Glofitamab, a CD20xCD3 bispecific antibody, is a T-cell engager in trials."
+    items = [("1", other, ""), ("2", defining, "")]
+    legacy = [_legacy(cid, text, 0.7) for cid, text, _ in items]
+    chunks = {cid: _chunk(cid, text, section) for cid, text, section in items}
+    cosines = np.array([0.9, 0.5])
+    scored = rescore(
+        analyse("What is glofitamab?"), legacy, cosines, None, chunks, {}, BY_COSINE, CFG
+    )
+    assert [s.candidate.text for s in scored] == [defining, other]
+    # with no defining sentence among them, nothing is demoted
+    question, no_penalty = (
+        analyse("What is glofitamab?"),
+        CFG.model_copy(update={"background_penalty": 0.0}),
+    )
+    alone = rescore(question, legacy[:1], cosines[:1], None, chunks, {}, BY_COSINE, CFG)
+    flat = rescore(question, legacy[:1], cosines[:1], None, chunks, {}, BY_COSINE, no_penalty)
+    assert alone[0].score == flat[0].score
+
+
 def test_population_mismatch_labels():
     assert mismatch("CAR T in children with B-ALL?", "Outcomes of adults with ALL") == (
         "about adults, not children"
@@ -239,23 +275,32 @@ def _sentence_candidates(text: str, cid: str = "9") -> list[Scored]:
 
 
 def test_the_first_quote_takes_one_neighbour_but_never_a_whole_passage():
+    """The next sentence, so the quote starts at the answer; the one before only when the
+    answer leans on it ("They…"); a passage of two sentences stays as it is."""
     from app.engine.compose import widen_first
 
     three = (
         "Relapse after CAR T is common. CD22 CAR T cells induced remission in 70% of patients. "
-        "Toxicity was mild in most patients."
+        "Toxicity was mild in most patients. Follow-up was short."
     )
     scored = _sentence_candidates(three)
-    second = scored[1]  # the answer, scored best of the three
-    scored = [replace(second, score=2.0), scored[0], scored[2]]
-    wide = widen_first([scored[0], scored[2]], scored, [("9", 100, three)])
+    scored = [replace(scored[1], score=2.0), scored[0], scored[2], scored[3]]
+    wide = widen_first([scored[0], scored[2], scored[1]], [("9", 100, three)])
     text = wide[0].candidate.text
     assert text == three[wide[0].candidate.start - 100 : wide[0].candidate.end - 100]
-    assert text.startswith("Relapse after CAR T") and text.endswith("70% of patients.")
-    assert [s.candidate.text for s in wide[1:]] == ["Toxicity was mild in most patients."]
+    assert text.startswith("CD22 CAR T cells") and text.endswith("mild in most patients.")
+    assert [s.candidate.text for s in wide[1:]] == ["Relapse after CAR T is common."]
+    leaning = (
+        "CD22 CAR T cells were given to 20 patients. They induced remission in 70% of them. "
+        "Toxicity was mild in most patients."
+    )
+    scored = _sentence_candidates(leaning)
+    wide = widen_first([replace(scored[1], score=2.0)], [("9", 100, leaning)])
+    assert wide[0].candidate.text.startswith("CD22 CAR T cells were given")
+    assert wide[0].candidate.text.endswith("70% of them.")
     two = "Relapse after CAR T is common. CD22 CAR T cells induced remission in 70% of cases."
     pair = _sentence_candidates(two)
-    assert widen_first(pair[:1], pair, [("9", 100, two)]) == pair[:1]  # whole passage: no
+    assert widen_first(pair[:1], [("9", 100, two)]) == pair[:1]  # whole passage: no
 
 
 def test_answer_type_signals_see_what_a_sentence_adds():

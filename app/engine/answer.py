@@ -238,7 +238,7 @@ class Engine:
         scored = list(evidence.scored)
         picked = choose_quotes(scored, self.settings.answer, self.scorer is not None)
         if picked and self.scorer is not None:
-            picked = widen_first(picked, scored, evidence.passages)
+            picked = widen_first(picked, evidence.passages)
         quotes, numbers, dropped = [], {}, 0
         store = self.retriever.catalogue
         for s in picked:

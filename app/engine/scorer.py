@@ -62,6 +62,23 @@ _LABEL_START = re.compile(
     r"^([A-Z][A-Z ]{3,30}|(?:Background|Introduction|Objectives?|Aims?|Purpose|Methods?|Design"
     r"|Context|Results?|Findings|Conclusions?|Interpretation|Summary|Significance))\s*:"
 )
+# What the authors did rather than found: "We conducted a phase 2 study…", "Here we
+# characterize ABL001…", "We report nine patients…" (not "We report that…"). A review's
+# roadmap ("We explore treatment modalities including…") lists its content and is not here.
+_STUDY_STATEMENT = re.compile(
+    r"^\W*(?:(?:here|herein|in this (?:study|report|trial|work|analysis))\W+)?"
+    r"(?:we|the authors)\s+(?:have\s+|then\s+|also\s+)?(?:conducted|performed|evaluated"
+    r"|investigated|assessed|examined|studied|analy[sz]ed|enrolled|randomi[sz]ed"
+    r"|randomly\s+assigned|retrospectively|prospectively|characteri[sz]ed?|encountered"
+    r"|undertook|designed|sought|aimed|report(?:ed)?(?!\s+(?:that|here\s+that)\b))\b",
+    re.I,
+)
+# A question about how a study was done, which a methods sentence does answer.
+_ASKS_DESIGN = re.compile(
+    r"\b(?:design(?:ed)?|methods?|enrol+(?:ed)?|randomi[sz]ed|how many|endpoints?|eligib\w*"
+    r"|inclusion)\b",
+    re.I,
+)
 # "What is glofitamab?": a definition question, which background sentences do answer.
 _DEFINITION = re.compile(r"^\s*(?:what|who)\s+(?:is|are|was|were)\s+(?!(?:the|a|an)\b)", re.I)
 
@@ -168,17 +185,40 @@ def features_of(query, s, sent_cos: float, chunk, qtype: dict | None = None) -> 
 
 def background(question: str, rows: list[dict], legacy: list) -> list[bool]:
     """Which candidates are background rather than findings: a sentence in an abstract's
-    BACKGROUND/OBJECTIVE/METHODS part, or a title whose own source has a RESULTS/CONCLUSIONS
-    sentence among the candidates (the paper's conclusion answers before its title does).
-    No candidate is background to a definition question ("What is lisocabtagene
-    maraleucel?"): there the background sentence that defines it is the answer."""
+    BACKGROUND/OBJECTIVE/METHODS part, a title whose own source has a RESULTS/CONCLUSIONS
+    sentence among the candidates (the paper's conclusion answers before its title does),
+    or an unlabelled statement of what the authors did ("We conducted a phase 2 study…")
+    unless the question asks how a study was done. For a definition question ("What is
+    lisocabtagene maraleucel?") background is what does not define the term, when some
+    candidate does ("Lisocabtagene maraleucel (liso-cel) is an autologous…")."""
     if _DEFINITION.match(question):
-        return [False] * len(rows)
+        return _not_defining(question, legacy)
     concluded = {s.candidate.source_id for s, r in zip(legacy, rows) if r["section"] > 0}
+    methods_asked = bool(_ASKS_DESIGN.search(question))
     return [
-        r["section"] < 0 and (not r["title"] or s.candidate.source_id in concluded)
+        (r["section"] < 0 and (not r["title"] or s.candidate.source_id in concluded))
+        or (
+            r["section"] == 0
+            and not methods_asked
+            and bool(_STUDY_STATEMENT.match(s.candidate.text))
+        )
         for s, r in zip(legacy, rows)
     ]
+
+
+def _not_defining(question: str, legacy: list) -> list[bool]:
+    """For "What is X?": the candidates that do not define X ("X (abbr) is a/an …"), when
+    one of them does; none otherwise (then every sentence about X may answer)."""
+    term = re.match(r"[\w-]+", question[_DEFINITION.match(question).end() :])
+    if term is None:
+        return [False] * len(legacy)
+    defines = re.compile(
+        rf"^\W*(?:[A-Z][A-Za-z ]{{2,30}}:\s*)?{re.escape(term.group(0))}\b[^.;]{{0,80}}?"
+        r"\b(?:is|are)\s+(?:a|an)\b",
+        re.I,
+    )
+    flags = [not defines.match(s.candidate.text) for s in legacy]
+    return flags if not all(flags) else [False] * len(legacy)
 
 
 def rescore(
