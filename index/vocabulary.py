@@ -107,6 +107,8 @@ VOCABULARY: tuple[Entry, ...] = (
     ),
     _e("HLH", "hemophagocytic lymphohistiocytosis"),
     _e("MAS", "macrophage activation syndrome"),
+    # B-cell aplasia after CD19-directed therapy is managed with immunoglobulin replacement.
+    _e(("IVIG", "IVIg"), ("intravenous immunoglobulin", "intravenous immune globulin")),
     # --- Response, outcomes and testing ----------------------------------------------------
     _e("MRD", ("measurable residual disease", "minimal residual disease")),
     _e("CR", ("complete remission", "complete response")),

@@ -81,3 +81,20 @@ def test_drug_names_by_their_stems():
 
     assert is_drug_name("idecabtagene vicleucel") and is_drug_name("glofitamab")
     assert is_drug_name("dasatinib") and not is_drug_name("CAR T") and not is_drug_name("CD19")
+
+
+def test_a_term_is_said_to_be_mentioned_only_when_written_somewhere():
+    from app.engine.coverage import missing_in_library, written_in_library
+
+    question = "IVIG for low antibody levels after CAR T?"
+    assert [t.label for t in named_terms(question)][:1] == ["IVIG"]
+    # every word of "intravenous immunoglobulin" is indexed, so the word lookup finds it ...
+    vocabulary = {"intraven": 1.0, "immunoglobulin": 1.0}
+    assert missing_in_library(["IVIG"], question, vocabulary) == []
+    # ... but only a text that holds one of its forms makes it "mentioned"
+    scattered = "Intravenous cytarabine was given. Serum immunoglobulin levels fell."
+    assert written_in_library(["IVIG"], question, lambda f: f.lower() in scattered.lower()) == []
+    written = "Patients received intravenous immunoglobulin monthly."
+    assert written_in_library(["IVIG"], question, lambda f: f.lower() in written.lower()) == [
+        "IVIG"
+    ]

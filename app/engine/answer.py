@@ -20,7 +20,12 @@ from app.engine.compose import (
     score_candidates,
     widen_first,
 )
-from app.engine.coverage import is_drug_name, missing_in_library, missing_terms
+from app.engine.coverage import (
+    is_drug_name,
+    missing_in_library,
+    missing_terms,
+    written_in_library,
+)
 from app.engine.evidence_filter import is_non_evidence
 from app.engine.population import context_diseases, implied_domain, mismatch
 from app.engine.query import Query, analyse
@@ -122,7 +127,9 @@ class Engine:
         A passage is read together with its source's title and must mention every named term
         when the question names one or two, all but one when it names more. A term no top
         passage mentions is looked up in the whole library: absent there, the question is off
-        topic; present, the library has the topic but the retrieved passages do not answer.
+        topic; present, the library has the topic but the retrieved passages do not answer
+        (and the term is reported as mentioned only when a stored text contains it as
+        written, not merely each of its words).
         """
         top = hits[: self.settings.answer.candidate_chunks]
         best_cos = max((h.dense_score or 0.0 for h in top), default=0.0)
@@ -140,7 +147,13 @@ class Engine:
                 best_cosine=best_cos,
                 has_candidates=False,
                 missing_in_library=absent,
-                missing_in_retrieved=tuple(t for t in unseen if t not in absent),
+                missing_in_retrieved=tuple(
+                    written_in_library(
+                        [t for t in unseen if t not in absent],
+                        query,
+                        self.retriever.catalogue.mentions,
+                    )
+                ),
             )
             return Evidence((), strength)
         model = model or self.scorer

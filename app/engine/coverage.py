@@ -158,3 +158,21 @@ def missing_in_library(labels, question, vocabulary: dict, mentions=None) -> lis
         if not present:
             out.append(label)
     return out
+
+
+def written_in_library(labels, question, mentions) -> list[str]:
+    """Of these named-term labels (present by the word lookup of `missing_in_library`), those
+    some stored text contains as written, in one of the concept's forms (`mentions`: a
+    case-folded full scan). Only these are reported as "indexed passages mention X": the
+    words of "intravenous immunoglobulin" can each occur in some passage while no passage
+    mentions IVIG."""
+    by_label = {t.label: t for t in _named(question)}
+    out = []
+    for label in labels:
+        term = by_label.get(label)
+        forms = [label]
+        if term is not None and term.entry is not None:
+            forms += list(VOCABULARY[term.entry].short + VOCABULARY[term.entry].long)
+        if any(mentions(f) for f in dict.fromkeys(forms)):
+            out.append(label)
+    return out
