@@ -70,6 +70,8 @@ VOCABULARY: tuple[Entry, ...] = (
             "allogeneic hematopoietic stem cell transplant",
             "allogeneic hematopoietic cell transplant",
             "allogeneic stem cell transplant",
+            "allogeneic transplantation",
+            "allogeneic transplant",
         ),
     ),
     _e(
