@@ -130,40 +130,32 @@ def test_background_loses_to_a_finding_and_a_title_to_its_own_conclusion():
     assert plain[-1].candidate.text == finding
 
 
+def _ranked(question: str, texts: list[str], cosines: list[float], cfg=CFG) -> list:
+    """Rescored candidates (one per passage) with the stand-in model that reads cosines."""
+    legacy = [_legacy(str(i), text, 0.7) for i, text in enumerate(texts)]
+    chunks = {str(i): _chunk(str(i), text, "") for i, text in enumerate(texts)}
+    return rescore(analyse(question), legacy, np.array(cosines), None, chunks, {}, BY_COSINE, cfg)
+
+
 def test_a_study_statement_loses_to_a_finding_unless_the_design_is_asked():
     methods = "We conducted a phase 2 study of dasatinib and blinatumomab in Ph-positive ALL."
     finding = "Dasatinib with blinatumomab gave molecular responses in 60% of patients."
-    items = [("1", methods, ""), ("2", finding, "")]
-    legacy = [_legacy(cid, text, 0.7) for cid, text, _ in items]
-    chunks = {cid: _chunk(cid, text, section) for cid, text, section in items}
-    cosines = np.array([0.9, 0.5])  # the stand-in model prefers the study statement
-    asked = analyse("Does dasatinib plus blinatumomab work in Ph-positive ALL?")
-    scored = rescore(asked, legacy, cosines, None, chunks, {}, BY_COSINE, CFG)
-    assert [s.candidate.text for s in scored] == [finding, methods]
-    design = analyse("How was the dasatinib plus blinatumomab study designed?")
-    scored = rescore(design, legacy, cosines, None, chunks, {}, BY_COSINE, CFG)
-    assert [s.candidate.text for s in scored] == [methods, finding]
+    # the stand-in model prefers the study statement (cosine 0.9)
+    asked = _ranked("Does dasatinib plus blinatumomab work?", [methods, finding], [0.9, 0.5])
+    assert [s.candidate.text for s in asked] == [finding, methods]
+    design = _ranked("How was the dasatinib study designed?", [methods, finding], [0.9, 0.5])
+    assert [s.candidate.text for s in design] == [methods, finding]
 
 
 def test_a_definition_question_prefers_the_sentence_that_defines_the_term():
     other = "Glofitamab was well tolerated after CAR T-cell therapy in nine patients."
     defining = "Glofitamab, a CD20xCD3 bispecific antibody, is a T-cell engager in trials."
-    items = [("1", other, ""), ("2", defining, "")]
-    legacy = [_legacy(cid, text, 0.7) for cid, text, _ in items]
-    chunks = {cid: _chunk(cid, text, section) for cid, text, section in items}
-    cosines = np.array([0.9, 0.5])
-    scored = rescore(
-        analyse("What is glofitamab?"), legacy, cosines, None, chunks, {}, BY_COSINE, CFG
-    )
+    scored = _ranked("What is glofitamab?", [other, defining], [0.9, 0.5])
     assert [s.candidate.text for s in scored] == [defining, other]
     # with no defining sentence among them, nothing is demoted
-    question, no_penalty = (
-        analyse("What is glofitamab?"),
-        CFG.model_copy(update={"background_penalty": 0.0}),
-    )
-    alone = rescore(question, legacy[:1], cosines[:1], None, chunks, {}, BY_COSINE, CFG)
-    flat = rescore(question, legacy[:1], cosines[:1], None, chunks, {}, BY_COSINE, no_penalty)
-    assert alone[0].score == flat[0].score
+    no_penalty = CFG.model_copy(update={"background_penalty": 0.0})
+    alone = _ranked("What is glofitamab?", [other], [0.9])
+    assert alone[0].score == _ranked("What is glofitamab?", [other], [0.9], no_penalty)[0].score
 
 
 def test_population_mismatch_labels():
