@@ -60,7 +60,7 @@ def _measure(
     args = (variant, str(texts_path), str(out_path), backend)
     stats = run_in_child("eval.bench_ingest", "_child", *args, timeout=3600)
     stats["passages_per_s"] = len(texts) / stats["seconds"]
-    return stats, np.load(out_path)
+    return stats, np.load(out_path, allow_pickle=False)
 
 
 def dense_ndcg(vectors: np.ndarray, query_vectors: np.ndarray, doc_ids, qids, qrels) -> float:

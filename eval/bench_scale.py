@@ -95,7 +95,9 @@ def exact_top10(n: int, n_queries: int) -> np.ndarray:
 
 def _run_child(kind: str, n: int, n_queries: int, workdir: Path) -> tuple[dict, np.ndarray]:
     out = workdir / f"{kind}.npy"
-    return run_in_child("eval.bench_scale", "_child", kind, n, n_queries, str(out)), np.load(out)
+    return run_in_child("eval.bench_scale", "_child", kind, n, n_queries, str(out)), np.load(
+        out, allow_pickle=False
+    )
 
 
 def _lexical_child(n: int, n_queries: int) -> None:

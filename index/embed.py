@@ -84,10 +84,6 @@ class EmbeddingCache:
             "PRIMARY KEY (model, sha))"
         )
 
-    def get_many(self, model: str, shas: list[str]) -> dict[str, np.ndarray]:
-        """Cached vectors of `shas` (those missing are absent from the result)."""
-        return dict(self.iter_many(model, shas))
-
     def iter_many(self, model: str, shas: list[str]) -> Iterator[tuple[str, np.ndarray]]:
         """(sha, vector) for each of `shas` in the cache, one at a time (no dict of them)."""
         if len(shas) > SCAN_FROM:  # one range scan beats many IN queries for a whole library

@@ -146,15 +146,11 @@ def missing_in_library(labels, question, vocabulary: dict, mentions=None) -> lis
     by_label = {t.label: t for t in _named(question)}
     out = []
     for label in labels:
-        term = by_label.get(label)
         if is_formula(label):
             if mentions is not None and not mentions(label):
                 out.append(label)
             continue
-        forms = [label]
-        if term is not None and term.entry is not None:
-            forms += list(VOCABULARY[term.entry].short + VOCABULARY[term.entry].long)
-        present = any(_in_vocabulary(f, vocabulary) for f in forms)
+        present = any(_in_vocabulary(f, vocabulary) for f in _forms(label, by_label))
         if not present:
             out.append(label)
     return out
@@ -167,12 +163,13 @@ def written_in_library(labels, question, mentions) -> list[str]:
     words of "intravenous immunoglobulin" can each occur in some passage while no passage
     mentions IVIG."""
     by_label = {t.label: t for t in _named(question)}
-    out = []
-    for label in labels:
-        term = by_label.get(label)
-        forms = [label]
-        if term is not None and term.entry is not None:
-            forms += list(VOCABULARY[term.entry].short + VOCABULARY[term.entry].long)
-        if any(mentions(f) for f in dict.fromkeys(forms)):
-            out.append(label)
-    return out
+    return [label for label in labels if any(mentions(f) for f in _forms(label, by_label))]
+
+
+def _forms(label: str, by_label: dict[str, NamedTerm]) -> list[str]:
+    """The label as written, then the other forms of its vocabulary concept (no repeats)."""
+    term = by_label.get(label)
+    forms = [label]
+    if term is not None and term.entry is not None:
+        forms += list(VOCABULARY[term.entry].short + VOCABULARY[term.entry].long)
+    return list(dict.fromkeys(forms))
