@@ -47,7 +47,7 @@ def _export_fp32(model_dir: Path, out: Path) -> None:
 
         def __init__(self):
             super().__init__()
-            self.bert = AutoModel.from_pretrained(str(model_dir)).eval()
+            self.bert = AutoModel.from_pretrained(str(model_dir), use_safetensors=True).eval()
 
         def forward(self, input_ids, attention_mask, token_type_ids):
             out = self.bert(

@@ -50,7 +50,10 @@ def export_int8(model_dir: Path, out_file: Path) -> dict:
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from transformers import AutoModelForSequenceClassification
 
-    model = AutoModelForSequenceClassification.from_pretrained(str(model_dir)).eval()
+    # safetensors only: a pickled checkpoint (pytorch_model.bin) is refused, never loaded
+    model = AutoModelForSequenceClassification.from_pretrained(
+        str(model_dir), use_safetensors=True
+    ).eval()
     out_file.parent.mkdir(parents=True, exist_ok=True)
     fp32 = out_file.with_suffix(".fp32.tmp.onnx")
     ids = torch.ones((2, 16), dtype=torch.long)
