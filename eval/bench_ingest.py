@@ -34,7 +34,9 @@ def _child(variant: str, texts_path: str, out_path: str, backend: str) -> None:
 
         from index.embed import bundled_model_path
 
-        model = SentenceTransformer(str(bundled_model_path()), device="cpu")
+        model = SentenceTransformer(
+            str(bundled_model_path()), device="cpu", model_kwargs={"use_safetensors": True}
+        )
         model.encode(texts[:8])
         started = time.perf_counter()
         vectors = model.encode(texts, batch_size=128, normalize_embeddings=True)

@@ -142,7 +142,13 @@ def train_cross_encoder(
     from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
 
     torch.manual_seed(seed)
-    model = CrossEncoder(str(_init_dir(work)), num_labels=1, max_length=MAX_LENGTH, device="cpu")
+    model = CrossEncoder(
+        str(_init_dir(work)),
+        num_labels=1,
+        max_length=MAX_LENGTH,
+        device="cpu",
+        model_kwargs={"use_safetensors": True},
+    )
     _freeze(model.model, FROZEN_LAYERS)
     data = Dataset.from_dict(
         {"q": [p[0] for p in pairs], "s": [p[1] for p in pairs], "label": [p[2] for p in pairs]}

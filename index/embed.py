@@ -27,7 +27,9 @@ class TorchEmbedder:
 
         self.model_id = model_id
         self.batch_size = batch_size
-        self.model = SentenceTransformer(str(bundled_model_path()), device="cpu")
+        self.model = SentenceTransformer(
+            str(bundled_model_path()), device="cpu", model_kwargs={"use_safetensors": True}
+        )
         self.dim = int(self.model.get_embedding_dimension())
 
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
