@@ -6,47 +6,25 @@ moment leaves the previous build intact and loadable.
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import time
-import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-
-import numpy as np
 
 from core.settings import Settings
 from core.types import Chunk, Document, IngestReport
-from index import dense, layout
-from index.embed import EmbeddingCache, embed_cached, model_key
+from index import layout, local_build
 from index.enrich import carry_metadata, drop_deleted_pmids
 from index.ingest_runner import LOCAL, NewRows, Runner, Writer
 from index.inputs import discover, file_sha256
-from index.lexical import TOKENIZER_VERSION, Bm25Index, bm25_rows, tokenize
+from index.local_build import WriteContext, write_streamed
 from index.manifest import (
-    SCHEMA_VERSION,
     IndexDamagedError,
-    IndexMismatchError,
     Manifest,
-    ModelInfo,
-    bm25_params,
     check_sizes,
-    file_records,
     read_manifest,
-    write_manifest,
 )
 from index.plan import Contents, LiveBuild, Plan, orphaned_duplicates, source_ids, unique_contents
-from index.row_terms import RowTerms
-from index.store import Store, read_chunk_texts, read_reused_rows, read_rows_of, write_store
-from ingest.chunking import chunk_document, chunker_params
-
-
-def stage_reached(stage: str) -> None:
-    """Called at the named points of a build (after_embed, after_store, before_switch).
-
-    Does nothing; the crash tests replace it (monkeypatch) to kill a build at that point."""
+from index.store import Store
+from ingest.chunking import chunk_document
 
 
 def _previous(index_dir: Path, report: IngestReport) -> LiveBuild:
@@ -204,110 +182,45 @@ def _ingest_local(
         report.skipped.extend(skipped)
         report.failed.extend(missing)
         live = _previous(index_dir, report)
-        manifest = live.manifest
-        plan = _load_changed(files, settings, live, report, runner=runner)
-        if prune:
-            _prune(plan, live, report)
-        settings_changed = _settings_changed(manifest, settings)
-        if not plan.changed and not settings_changed and manifest:
-            report.build_id = manifest.build_id
+        contents = _planned_contents(files, settings, live, report, prune, runner)
+        if contents is None:  # nothing changed: the live build stays
+            report.build_id = live.manifest.build_id
             return report
-        if settings_changed:
-            _read_all(plan, live)  # chunker, model or schema changed: re-chunk everything
-        contents = unique_contents(plan, live, report)
-        orphaned = orphaned_duplicates(contents, plan, live)
-        if orphaned:  # e.g. the file that provided them was pruned: read the others again
-            _load_changed([Path(k) for k in orphaned], settings, live, report, plan, runner)
-            report.duplicates.clear()
-            contents = unique_contents(plan, live, report)
-        drop_deleted_pmids(contents, plan.deleted_pmids, live.store_path, report)
-        contents.documents = carry_metadata(contents.documents, live.store_path)
-        report.removed = [sid for sid in report.removed if sid not in contents.held()]
-        if not contents.documents and not contents.reused and not manifest:
+        if not contents.documents and not contents.reused and not live.manifest:
             return report  # nothing usable yet: no empty build
         context = WriteContext(index_dir, live, contents, settings, report)
-        rows = embed_new_rows(contents, settings, context.cache_embed(runner), progress)
-        report.build_id = (writer or write_local_build)(rows, context)
-        report.changed, report.embedded_chunks = True, rows.embedded
+        if writer is None:
+            report.build_id, report.embedded_chunks = write_streamed(context, runner, progress)
+        else:
+            rows = embed_new_rows(contents, settings, context.cache_embed(runner), progress)
+            report.build_id, report.embedded_chunks = writer(rows, context), rows.embedded
+        report.changed = True
         layout.prune_old_builds(index_dir)
     return report
 
 
-def _live_terms(live: LiveBuild) -> RowTerms | None:
-    """The live build's row terms, when its schema and tokenizer are the current ones."""
-    manifest = live.manifest
-    if (
-        live.build is None
-        or manifest.schema_version != SCHEMA_VERSION
-        or manifest.bm25.get("tokenizer") != TOKENIZER_VERSION
-    ):
+def _planned_contents(files, settings, live, report, prune, runner) -> Contents | None:
+    """What the next build holds, or None when nothing changed. The plan, which holds every
+    loaded document, is let go on return: the documents live on only in the contents, from
+    which the local writer takes them block by block."""
+    plan = _load_changed(files, settings, live, report, runner=runner)
+    if prune:
+        _prune(plan, live, report)
+    settings_changed = _settings_changed(live.manifest, settings)
+    if not plan.changed and not settings_changed and live.manifest:
         return None
-    where, fix = live.build / "bm25", "remove the index folder and run `bala ingest` again"
-    try:
-        terms = RowTerms.load(where)
-    except (OSError, ValueError) as exc:
-        raise IndexMismatchError(f"{where}: unreadable BM25 row terms ({exc}); {fix}") from exc
-    chunks = manifest.chunk_count
-    if terms.n_rows != chunks:
-        raise IndexMismatchError(
-            f"{where}: {terms.n_rows} rows of terms for {chunks} chunks; {fix}"
-        )
-    return terms
-
-
-TOKENIZE_BLOCK = 20_000  # chunks tokenized at once: Python token lists cost ~1 KB a chunk
-
-
-def _row_terms(reused_rows: list[int], chunks: list[Chunk], live: LiveBuild) -> RowTerms:
-    """BM25 terms of the new build's rows: reused rows sliced from the live build's, then the
-    new chunks' tokens (reusing the live tokens of an unchanged chunk id: same id = same text,
-    e.g. when one record of a large JSONL file changed)."""
-    live_terms = _live_terms(live)
-    known: dict[str, int] = {}
-    if chunks and live_terms is not None:
-        known = read_rows_of(live.store_path, [c.chunk_id for c in chunks])
-    if not reused_rows:
-        terms = RowTerms.empty()
-    elif live_terms is None:
-        raise RuntimeError("rows reused from a build whose BM25 terms are stale")
-    else:
-        terms = live_terms.take(reused_rows)
-    for start in range(0, len(chunks), TOKENIZE_BLOCK):  # token lists of one block at a time
-        new_tokens = [
-            live_terms.tokens(known[c.chunk_id]) if c.chunk_id in known else tokenize(c.text)
-            for c in chunks[start : start + TOKENIZE_BLOCK]
-        ]
-        terms = terms.extend(bm25_rows(new_tokens))
-    return terms
-
-
-@dataclass(frozen=True)
-class WriteContext:
-    """What a writer needs beside the new rows: where, what the live build holds, which
-    sources are kept, the settings, and the report to fill in."""
-
-    index_dir: Path
-    live: LiveBuild
-    contents: Contents
-    settings: Settings
-    report: IngestReport
-
-    def cache_embed(self, runner: Runner) -> Callable[[list[str], bool], tuple[np.ndarray, int]]:
-        """Texts -> (vectors, how many computed) through the embedding cache, computing the
-        missing ones with the runner's embedder (loaded only when something is missing)."""
-        key = model_key(self.settings.index.model_id, self.settings.index.backend)
-        index_settings = self.settings.index
-
-        def embed(texts: list[str], progress: bool = False) -> tuple[np.ndarray, int]:
-            cache = EmbeddingCache(layout.cache_path(self.index_dir))
-            try:
-                return embed_cached(
-                    texts, key, cache, lambda: runner.embedder(index_settings), progress
-                )
-            finally:
-                cache.close()
-
-        return embed
+    if settings_changed:
+        _read_all(plan, live)  # chunker, model or schema changed: re-chunk everything
+    contents = unique_contents(plan, live, report)
+    orphaned = orphaned_duplicates(contents, plan, live)
+    if orphaned:  # e.g. the file that provided them was pruned: read the others again
+        _load_changed([Path(k) for k in orphaned], settings, live, report, plan, runner)
+        report.duplicates.clear()
+        contents = unique_contents(plan, live, report)
+    drop_deleted_pmids(contents, plan.deleted_pmids, live.store_path, report)
+    contents.documents = carry_metadata(contents.documents, live.store_path)
+    report.removed = [sid for sid in report.removed if sid not in contents.held()]
+    return contents
 
 
 def embed_new_rows(contents: Contents, settings: Settings, embed, progress: bool) -> NewRows:
@@ -315,82 +228,5 @@ def embed_new_rows(contents: Contents, settings: Settings, embed, progress: bool
     chunks = _chunk_all(contents.documents, settings)
     vectors, embedded = embed([c.text for c in chunks], progress)
     rows = NewRows(list(contents.documents), chunks, vectors, embedded)
-    stage_reached("after_embed")
+    local_build.stage_reached("after_embed")
     return rows
-
-
-def _reused_vectors(ctx: WriteContext, rows: list[int]) -> np.ndarray:
-    """Vectors of reused live rows, for a new index of another type: read back from a flat
-    live index (exact), else from the embedding cache (an approximate index stores lossy
-    codes)."""
-    live = ctx.live
-    if live.manifest.faiss_type == "flat":
-        index = dense.load_faiss(live.build / "dense.faiss")
-        return index.reconstruct_n(0, index.ntotal)[rows]
-    texts = read_chunk_texts(live.store_path, rows)
-    return ctx.cache_embed(LOCAL)(texts, False)[0]
-
-
-def _dense_index(ctx: WriteContext, rows: list[int], fresh: np.ndarray):
-    """The new build's FAISS index (reused rows first, in their old order) and its type. A
-    flat live index stays flat: its file is loaded, the rows of dropped sources removed
-    (order kept) and the new vectors appended."""
-    live, settings = ctx.live, ctx.settings
-    index_type = dense.choose_index_type(len(rows) + len(fresh), settings.index.approx_from)
-    if rows and index_type == "flat" and live.manifest.faiss_type == "flat":
-        index = dense.load_faiss(live.build / "dense.faiss")
-        dense.keep_rows(index, rows)
-        dense.add_vectors(index, fresh)
-        return index, index_type
-    old = _reused_vectors(ctx, rows) if rows else None
-    vectors = fresh if old is None else np.concatenate([old, fresh.reshape(-1, old.shape[1])])
-    return dense.build_faiss(vectors, index_type), index_type
-
-
-def write_local_build(new: NewRows, ctx: WriteContext) -> str:
-    """The local writer: every file of a new build beside the live one, then the switch.
-
-    Reused sources keep their chunks (copied row for row from the live store, first and in
-    their old order, with their vectors and BM25 terms); the new chunks are appended after
-    them. Returns the build id.
-    """
-    live, contents, settings, report = ctx.live, ctx.contents, ctx.settings, ctx.report
-    reused = read_reused_rows(live.store_path, contents.reused) if contents.reused else []
-    chunks = new.chunks
-    faiss_index, index_type = _dense_index(ctx, reused, new.vectors)
-    stamp = datetime.now(UTC)
-    build_id = f"{stamp:%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:6]}"
-    final = layout.builds_dir(ctx.index_dir) / build_id
-    partial = final.with_name(build_id + ".partial")
-    partial.mkdir(parents=True)
-    n_rows = len(reused) + len(chunks)
-    started = time.perf_counter()
-    dense.save_faiss(faiss_index, partial / "dense.faiss")
-    dim = int(faiss_index.d)
-    del faiss_index  # saved; not held while BM25 is built (4 bytes x 384 a row)
-    bm25 = bm25_params(settings)
-    row_terms = _row_terms(reused, chunks, live)
-    Bm25Index.from_rows(row_terms, bm25["k1"], bm25["b"]).save(partial / "bm25")
-    copy = (live.store_path, contents.reused) if contents.reused else None
-    write_store(partial / "store.sqlite", new.documents, chunks, contents.files, copy)
-    stage_reached("after_store")
-    n_sources = len(contents.reused) + len(new.documents)
-    manifest = Manifest(
-        build_id=build_id,
-        created_at=stamp.isoformat(timespec="seconds"),
-        model=ModelInfo(settings.index.model_id, settings.index.backend, dim),
-        chunker=chunker_params(settings.ingest.chunk_size, settings.ingest.chunk_overlap),
-        bm25=bm25,
-        counts={"sources": n_sources, "chunks": n_rows, "files": len(contents.files)},
-        faiss_type=index_type,
-        files={path: sha for path, (sha, _) in sorted(contents.files.items())},
-        duplicates=dict(sorted(contents.duplicates.items())),
-        build_files=file_records(partial),
-        write_seconds=round(time.perf_counter() - started, 3),
-    )
-    write_manifest(partial / "manifest.json", manifest)
-    os.replace(partial, final)
-    stage_reached("before_switch")
-    layout.switch_current(ctx.index_dir, final)
-    report.added_chunks = n_rows
-    return build_id

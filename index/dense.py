@@ -64,6 +64,24 @@ def add_vectors(index: faiss.Index, vectors: np.ndarray) -> None:
         index.add(np.ascontiguousarray(vectors[start : start + 100_000], dtype=np.float32))
 
 
+def append_blocks(index: faiss.IndexFlat, n_rows: int, blocks) -> None:
+    """Append `n_rows` rows to a flat index from an iterable of row blocks, in order. The
+    storage is resized once and the blocks are copied into it (index.add per block would
+    re-allocate it as it grows, holding old and new at once)."""
+    dim, start = index.d, index.ntotal
+    index.codes.resize((start + n_rows) * dim * 4)
+    index.ntotal = start + n_rows
+    rows = faiss.rev_swig_ptr(index.get_xb(), (start + n_rows) * dim).reshape(-1, dim)
+    filled = start
+    for block in blocks:
+        if filled + len(block) > start + n_rows:
+            raise ValueError(f"more than the {n_rows} rows announced")
+        rows[filled : filled + len(block)] = block
+        filled += len(block)
+    if filled != start + n_rows:
+        raise ValueError(f"{filled - start} rows given, {n_rows} announced")
+
+
 def keep_rows(index: faiss.IndexFlat, rows: list[int]) -> None:
     """Keep only `rows` (ascending) of a flat index; the kept rows stay in their order."""
     if len(rows) == index.ntotal:

@@ -71,6 +71,20 @@ def load_embedder(settings: IndexSettings) -> Embedder:
         return _EMBEDDERS[key]
 
 
+def loaded_embedders() -> set[tuple]:
+    """Keys of the embedders this process holds now (for `release_embedders`)."""
+    with _LOCK:
+        return set(_EMBEDDERS)
+
+
+def release_embedders(keep: set[tuple]) -> None:
+    """Let go of the embedders loaded since `keep` was taken (an ingest's model, once its
+    rows are embedded); whoever holds one of them (an answer engine) keeps it."""
+    with _LOCK:
+        for key in set(_EMBEDDERS) - keep:
+            del _EMBEDDERS[key]
+
+
 SCAN_FROM = 2000  # lookups of more texts than this read the model's whole cache once
 
 

@@ -3,9 +3,10 @@
 `index/build.py` decides what a build holds (plan, duplicates, reuse, chunking); a `Runner`
 only says where the work is done: in this process (`LOCAL`, the default) or on a Ray
 cluster (`index/ray_ingest.py`). The build written is the same whichever runner did it.
-The last step is a `Writer`: a function taking the new rows (sources, chunks, vectors) and
-the run's context; the local build (`index.build.write_local_build`) is one, a Milvus
-collection writer can be another.
+By default the local build (`index.local_build.write_streamed`) writes the new rows block by
+block as they are embedded. Another `Writer` can be given instead: a function taking all
+the new rows at once (sources, chunks, vectors) and the run's context, e.g. a Milvus
+collection writer.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 
 from core.settings import IndexSettings, IngestSettings
 from core.types import Chunk, Document
-from index.embed import load_embedder
+from index.embed import EMBED_SLICE, load_embedder
 from index.model import Embedder
 from ingest.errors import IngestError
 from ingest.loaders import LoadResult, load_file
@@ -67,6 +68,9 @@ class Runner:
     name: str
     load_files: Callable[[list[tuple[Path, str]], IngestSettings], list[Loaded]]
     embedder: Callable[[IndexSettings], Embedder]
+    # Chunks written and embedded at a time by the local build: one embedding-cache slice
+    # here; a Ray runner takes far more per call (each call starts its pool of actors).
+    block_chunks: int = EMBED_SLICE
 
 
 LOCAL = Runner("local", load_here, load_embedder)

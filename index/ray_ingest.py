@@ -31,6 +31,7 @@ from index.ingest_runner import Loaded, Runner, load_one
 from index.model import MODEL_DIM
 
 EMBED_BATCH = 256  # texts per actor call: one block of the dataset, cached when it returns
+RAY_BLOCK_CHUNKS = 50_000  # chunks per pool of actors (the local build's block, on Ray)
 
 
 class RayUnavailableError(RuntimeError):
@@ -172,6 +173,7 @@ def ray_runner(actors: int = 1, threads: int = 1) -> Runner:
         f"ray ({actors} actor{'s' if actors != 1 else ''})",
         ray_load_files,
         lambda index: RayEmbedder(index, actors, threads),
+        block_chunks=RAY_BLOCK_CHUNKS,
     )
 
 

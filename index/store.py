@@ -38,22 +38,46 @@ def write_store(
     files: dict[str, tuple[str, list[str]]],
     copy_from: tuple[Path, list[str]] | None = None,
 ) -> None:
-    """Write a new store file; chunk i gets row i (the FAISS and BM25 row).
+    """Write a new store file in one go (see StoreWriter); chunk i gets row i."""
+    writer = StoreWriter(path, copy_from)
+    writer.add(documents, chunks)
+    writer.finish(files)
+
+
+class StoreWriter:
+    """A new store file written block by block; the chunks of each `add` get the next rows
+    (the FAISS and BM25 rows).
 
     `copy_from` = (live store, source ids): those sources' rows come first, their chunks
-    renumbered from row 0 in their old order; `documents` and `chunks` follow. When every
-    live source is kept (a paper was added), the live file is copied whole and appended to.
-    The file is new and unpublished until the build directory is switched in, so SQLite's
-    journal is off; the file is fsynced once at the end instead.
+    renumbered from row 0 in their old order. When every live source is kept (a paper was
+    added), the live file is copied whole and appended to. The file is new and unpublished
+    until the build directory is switched in, so SQLite's journal is off; the file is
+    fsynced once, by `finish`.
     """
-    db, offset = _open_new_store(path, copy_from)
-    try:
-        _insert_rows(db, documents, chunks, files, offset)
-        db.commit()
-    finally:
-        db.close()
-    with open(path, "rb") as handle:
-        os.fsync(handle.fileno())
+
+    def __init__(self, path: Path, copy_from: tuple[Path, list[str]] | None = None):
+        self.path = path
+        self.db, self.next_row = _open_new_store(path, copy_from)
+
+    def add(self, documents: list[Document], chunks: list[Chunk]) -> None:
+        _insert_rows(self.db, documents, chunks, self.next_row)
+        self.next_row += len(chunks)
+
+    def finish(self, files: dict[str, tuple[str, list[str]]]) -> None:
+        """The file table, one commit, close, fsync."""
+        try:
+            self.db.executemany(
+                "INSERT INTO files VALUES (?, ?, ?)",
+                [(p, sha, json.dumps(ids)) for p, (sha, ids) in sorted(files.items())],
+            )
+            self.db.commit()
+        finally:
+            self.db.close()
+        with open(self.path, "rb") as handle:
+            os.fsync(handle.fileno())
+
+    def abandon(self) -> None:
+        self.db.close()
 
 
 def _open_new_store(path: Path, copy_from) -> tuple[sqlite3.Connection, int]:
@@ -70,8 +94,8 @@ def _open_new_store(path: Path, copy_from) -> tuple[sqlite3.Connection, int]:
     return db, (_copy_sources(db, *copy_from) if copy_from else 0)
 
 
-def _insert_rows(db, documents: list[Document], chunks: list[Chunk], files, offset: int) -> None:
-    """Sources, texts, references, chunks (from row `offset`) and the file table."""
+def _insert_rows(db, documents: list[Document], chunks: list[Chunk], offset: int) -> None:
+    """Sources, texts, references and chunks (from row `offset`)."""
     db.executemany(
         "INSERT INTO sources VALUES (?, ?)",
         [(d.source_id, source_to_json(d.source)) for d in documents],
@@ -98,10 +122,6 @@ def _insert_rows(db, documents: list[Document], chunks: list[Chunk], files, offs
             (i, c.chunk_id, c.source_id, c.start, c.end, json.dumps(c.pages), c.section, c.text)
             for i, c in enumerate(chunks, start=offset)
         ],
-    )
-    db.executemany(
-        "INSERT INTO files VALUES (?, ?, ?)",
-        [(p, sha, json.dumps(ids)) for p, (sha, ids) in sorted(files.items())],
     )
 
 

@@ -13,7 +13,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 GOOD = "Blinatumomab is a bispecific T-cell engager. It induces remission in relapsed ALL."
 KILL_AT = (
-    "import sys; import index.build as b; from app.cli import main\n"
+    "import sys; import index.local_build as b; from app.cli import main\n"
     "def hit(stage):\n"
     "    if stage == sys.argv[1]: raise KeyboardInterrupt\n"
     "b.stage_reached = hit; sys.exit(main(sys.argv[2:]))"

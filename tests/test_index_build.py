@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from core.types import IngestReport
-from index import build, layout
+from index import build, layout, local_build
 from index import manifest as manifest_module
 from index.build import ingest_paths
 from index.dense import add_vectors, build_faiss, keep_rows, search_faiss
@@ -42,7 +42,7 @@ def _library(root: Path) -> Path:
 
 
 KILL_AT = (
-    "import os, sys; import index.build as b; from app.cli import main; "
+    "import os, sys; import index.local_build as b; from app.cli import main; "
     "b.stage_reached = lambda s: os._exit(137) if s == sys.argv[1] else None; "
     "sys.exit(main(sys.argv[2:]))"
 )
@@ -209,7 +209,7 @@ def test_an_approximate_live_index_reuses_cached_vectors_not_lossy_codes(tmp_pat
     live, loaded = build._previous(step.index_dir, IngestReport()), open_index(step)
     rows = list(range(0, 205, 7))
     context = build.WriteContext(step.index_dir, live, build.Contents(), step, IngestReport())
-    reused = build._reused_vectors(context, rows)
+    reused = local_build._reused_vectors(context, rows)
     cache = EmbeddingCache(layout.cache_path(step.index_dir))
     try:
         texts = [loaded.store.chunks[r].text for r in rows]
@@ -260,9 +260,9 @@ def test_stale_tokens_are_not_reused_after_a_tokenizer_change(tmp_path, settings
     store = open_index(settings).store
     ids = [c.chunk_id for c in store.chunks]
     assert read_rows_of(store.path, ids + ["no-such-chunk"]) == {c: i for i, c in enumerate(ids)}
-    monkeypatch.setattr(build, "TOKENIZER_VERSION", 99)
+    monkeypatch.setattr(local_build, "TOKENIZER_VERSION", 99)
     monkeypatch.setattr(manifest_module, "TOKENIZER_VERSION", 99)
-    monkeypatch.setattr(build, "tokenize", lambda text: ["changed"])
+    monkeypatch.setattr(local_build, "tokenize", lambda text: ["changed"])
     report = ingest_paths([lib], settings)
     assert report.changed  # the manifest's tokenizer differs: a full rebuild
     rebuilt = _row_tokens(settings)
