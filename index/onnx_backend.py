@@ -161,9 +161,9 @@ class OnnxEmbedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         unique = list(dict.fromkeys(texts))
         encodings = self.tokenizer.encode_batch(unique)
-        # By length, then text: int8 activations are quantized per batch, so the batches must
-        # not depend on the order the texts came in (a Ray actor gets them otherwise sorted).
-        order = sorted(range(len(unique)), key=lambda i: (len(encodings[i].ids), unique[i]))
+        # Ties in length keep the order the texts came in: int8 activations are quantized per
+        # batch, so a Ray actor gets its texts in row order too (index/ray_ingest.py).
+        order = sorted(range(len(unique)), key=lambda i: len(encodings[i].ids))
         vectors = np.zeros((len(unique), self.dim), dtype=np.float32)
         lengths = [len(encodings[i].ids) for i in order]
         batches = token_batches(order, lengths, self.batch_size, TOKENS_PER_BATCH, CELLS_PER_BATCH)

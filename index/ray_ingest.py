@@ -112,8 +112,11 @@ class EmbedActor:
         self.embedder = load_embedder(IndexSettings(**index))
 
     def __call__(self, batch: dict) -> dict:
-        vectors = self.embedder.encode([str(t) for t in batch["text"]])
-        return {"row": batch["row"], "vector": np.asarray(vectors, dtype=np.float32)}
+        # In row order, as the local build hands them over: texts of equal length then meet
+        # in the same int8 batches, so a one-block library gets the local build's vectors.
+        order = np.argsort(batch["row"], kind="stable")
+        vectors = self.embedder.encode([str(batch["text"][i]) for i in order])
+        return {"row": batch["row"][order], "vector": np.asarray(vectors, dtype=np.float32)}
 
 
 class RayEmbedder:

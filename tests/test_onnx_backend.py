@@ -67,18 +67,3 @@ def test_token_batches_cap_attention_cells():
         assert len(batch) == 1 or len(batch) * width * width <= 256 * 64
     uncapped = token_batches(order, lengths, max_items=64, max_tokens=4096)
     assert uncapped == [order]  # 8 x 256 padded tokens fit the token cap
-
-
-def test_int8_vectors_do_not_depend_on_the_order_texts_come_in():
-    """int8 activations are quantized per batch, so batches are made from the set of texts
-    (by length, then text): a Ray actor, which gets texts in another order, agrees."""
-    from core.settings import IndexSettings
-    from index.embed import load_embedder
-
-    texts = [f"Relapse in child number {word}." for word in ("one", "two", "six", "ten")]
-    texts += TEXTS[:4] + [TEXTS[5], TEXTS[5][:200], TEXTS[5][:201]]
-    embedder = load_embedder(IndexSettings(backend="onnx-int8", batch_size=2))
-    forward = embedder.encode(texts)
-    np.testing.assert_array_equal(embedder.encode(texts[::-1]), forward[::-1])
-    shuffled = [7, 2, 9, 0, 4, 10, 1, 8, 3, 6, 5]
-    np.testing.assert_array_equal(embedder.encode([texts[i] for i in shuffled]), forward[shuffled])
