@@ -5,6 +5,9 @@ the bars of the answer settings, and says whether to answer, and if not, why:
 - OFF_TOPIC: nothing in the library is about the question - a term it names (drug, antigen,
   gene) is in no indexed passage, or the best passage is far in meaning (cosine below
   `min_cosine`) or covers too little of its content words (overlap below `min_overlap`);
+  a best passage under `min_cosine` still counts as on topic when the `Rescue` admits it: its
+  best sentence covers most of the question's terms and the answer scorer is confident (short
+  questions naming a rare drug or gene sit far from every passage in embedding space);
 - NO_ANSWER: the topic is in the library but no candidate answers - the best answer score is
   below `min_answer` (or below `min_combined` for the legacy scorer), or the passages that
   mention the named terms are not among the retrieved ones.
@@ -40,19 +43,43 @@ class Strength:
         return cls(**kept)
 
 
+@dataclass(frozen=True)
+class Rescue:
+    """The second way past the meaning bar: a best passage under `min_cosine` but at least
+    `cosine`, whose best sentence covers at least `overlap` of the question's terms and
+    answers with probability at least `answer`. The default admits nothing (cosine 1.0 is
+    past any best passage that failed `min_cosine`); the legacy scorer has no probability."""
+
+    cosine: float = 1.0
+    overlap: float = 1.0
+    answer: float = 1.0
+
+    def admits(self, s: Strength) -> bool:
+        return (
+            s.best_cosine >= self.cosine
+            and s.best_overlap >= self.overlap
+            and s.best_answer >= self.answer
+        )
+
+
+NO_RESCUE = Rescue()
+
+
 def decide(
     s: Strength,
     min_cosine: float,
     min_overlap: float,
     min_combined: float = 0.0,
     min_answer: float = 0.0,
+    rescue: Rescue = NO_RESCUE,
 ) -> str:
     """ANSWER, OFF_TOPIC or NO_ANSWER for evidence of this strength at these bars."""
     if s.missing_in_library:
         return OFF_TOPIC
+    on_topic = s.best_cosine >= min_cosine or rescue.admits(s)
     if s.missing_in_retrieved or not s.has_candidates:
-        return NO_ANSWER if s.best_cosine >= min_cosine else OFF_TOPIC
-    if s.best_cosine < min_cosine or s.best_overlap < min_overlap:
+        return NO_ANSWER if on_topic else OFF_TOPIC
+    if not on_topic or s.best_overlap < min_overlap:
         return OFF_TOPIC
     if s.best_combined < min_combined or s.best_answer < min_answer:
         return NO_ANSWER

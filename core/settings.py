@@ -97,7 +97,7 @@ class AnswerSettings(_Frozen):
     # Abstain unless the best evidence clears these: calibrated by `bala bench abstention`
     # (eval/calibrate.py) on the curated set and BioASQ questions over the demo library, with
     # `min_answer` below (answer scorer of issue 10); see README "Abstention".
-    min_cosine: float = 0.51
+    min_cosine: float = 0.53
     min_overlap: float = 0.2
     min_combined: float = 0.0
     # The answer scorer (app/engine/scorer.py): "answer" = the shipped answer model
@@ -110,8 +110,14 @@ class AnswerSettings(_Frozen):
     prior_weight: float = 0.0  # score = answer probability + this x 1/passage rank
     quote_bar: float = 0.2  # a further quote below this answer probability is not shown
     answer_margin: float = 0.3  # ... nor one scoring more than this below the first quote
-    min_answer: float = 0.25  # abstain ("nothing answers") below this best answer probability
+    min_answer: float = 0.2  # abstain ("nothing answers") below this best answer probability
     # (calibrated with min_cosine/min_overlap above; quote_bar 0.2 from `bala train bars`)
+    # A best passage under min_cosine is still on topic when it is at least `rescue_cosine`,
+    # its best sentence covers `rescue_overlap` of the question's terms and the answer model
+    # gives it `rescue_answer` (core/abstain.Rescue; calibrated with the bars above).
+    rescue_cosine: float = 0.46
+    rescue_overlap: float = 0.6
+    rescue_answer: float = 0.3
     mismatch_penalty: float = 0.3  # demotion of a quote about another disease or population
     # demotion of a BACKGROUND/OBJECTIVE/METHODS sentence, or of a title when its paper's
     # RESULTS/CONCLUSIONS sentence competes (app/engine/scorer.background)

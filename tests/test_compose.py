@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from contract import assert_answer_contract
 
@@ -19,7 +21,7 @@ from app.engine.compose import (
 )
 from app.engine.query import analyse
 from app.engine.sentences import sentence_spans
-from core.abstain import ANSWER, NO_ANSWER, OFF_TOPIC, Strength, decide
+from core.abstain import ANSWER, NO_ANSWER, OFF_TOPIC, Rescue, Strength, decide
 from core.types import Chunk, Source
 
 
@@ -117,6 +119,25 @@ def test_topic_present_but_nothing_answers_is_its_own_verdict():
     named_elsewhere = Strength(best_cosine=0.7, missing_in_retrieved=("CD22",))
     assert decide(named_elsewhere, 0.45, 0.3) == NO_ANSWER
     assert decide(Strength(best_cosine=0.9, missing_in_library=("CD22",)), 0.45, 0.3) == OFF_TOPIC
+
+
+def test_a_confident_answer_rescues_a_passage_under_the_meaning_bar():
+    # "What is glofitamab and what does it target?": a short question naming a rare drug sits
+    # far from every passage (cosine 0.46) although its best sentence covers it and answers.
+    rare_name = Strength(best_cosine=0.47, best_overlap=0.7, best_combined=0.5, best_answer=0.5)
+    rescue = Rescue(cosine=0.45, overlap=0.6, answer=0.4)
+    assert decide(rare_name, 0.5, 0.2) == OFF_TOPIC  # no rescue by default
+    assert decide(rare_name, 0.5, 0.2, rescue=rescue) == ANSWER
+    for weaker in (
+        replace(rare_name, best_cosine=0.44),  # too far even for the rescue
+        replace(rare_name, best_overlap=0.5),  # covers too little of the question
+        replace(rare_name, best_answer=0.3),  # the answer model is not confident
+    ):
+        assert decide(weaker, 0.5, 0.2, rescue=rescue) == OFF_TOPIC
+    # a rescued question still abstains on a named term, or below min_answer
+    named = replace(rare_name, missing_in_retrieved=("CD22",))
+    assert decide(named, 0.5, 0.2, rescue=rescue) == NO_ANSWER
+    assert decide(rare_name, 0.5, 0.2, min_answer=0.6, rescue=rescue) == NO_ANSWER
 
 
 REVIEW = Source(

@@ -80,7 +80,6 @@ def test_abstention_settings_are_the_calibrated_ones(demo_index):
 
     fns = engine_functions(demo_index)
     result = run_calibration(fns, golden_files(shared_path("bench", "bioasq")))
-    assert result["chosen"] == {
-        "min_cosine": fns.answer_settings.min_cosine,
-        "min_overlap": fns.answer_settings.min_overlap,
-    }
+    cfg = fns.answer_settings
+    keys = ("min_cosine", "min_overlap", "min_answer", "rescue_cosine", "rescue_overlap")
+    assert result["chosen"] == {k: getattr(cfg, k) for k in (*keys, "rescue_answer")}

@@ -30,7 +30,7 @@ from app.engine.evidence_filter import is_non_evidence
 from app.engine.population import context_diseases, implied_domain, mismatch
 from app.engine.query import Query, analyse
 from app.engine.scorer import rescore, uses_sentence_vectors
-from core.abstain import ANSWER, NO_ANSWER, Strength, decide
+from core.abstain import ANSWER, NO_ANSWER, NO_RESCUE, Rescue, Strength, decide
 from core.settings import AnswerSettings, Settings
 from index.embed import Embedder, load_embedder
 from index.retrieve import Filters, Hit, search
@@ -54,9 +54,11 @@ class Evidence:
         return self.strength.missing_in_library
 
     def verdict(self, cfg: AnswerSettings) -> str:
-        return decide(
-            self.strength, cfg.min_cosine, cfg.min_overlap, cfg.min_combined, cfg.min_answer
-        )
+        rescue = NO_RESCUE  # the legacy scorer has no answer probability to be confident with
+        if cfg.scorer == "answer":
+            rescue = Rescue(cfg.rescue_cosine, cfg.rescue_overlap, cfg.rescue_answer)
+        bars = (cfg.min_cosine, cfg.min_overlap, cfg.min_combined, cfg.min_answer)
+        return decide(self.strength, *bars, rescue=rescue)
 
 
 class Engine:
