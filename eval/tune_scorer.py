@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 
+from core.text import near_duplicate
 from eval.answer_metrics import contains_answer
 from eval.answers_corpus import BenchQuestion
 
@@ -44,11 +45,20 @@ def _ranked(cands: list[dict], w: float) -> list[dict]:
 
 
 def shown(ranked: list[dict], bar: float, margin: float) -> list[dict]:
+    """The quotes the engine would show: the best candidate, then those clearing the bar and
+    the margin, a sentence already shown (or nearly: core/text.near_duplicate) skipped."""
     if not ranked:
         return []
     top = ranked[0]["score"]
-    rest = [c for c in ranked[1:] if c["answer"] >= bar and c["score"] >= top - margin]
-    return [ranked[0]] + rest[: MAX_QUOTES - 1]
+    out = [ranked[0]]
+    for c in ranked[1:]:
+        if len(out) == MAX_QUOTES:
+            break
+        if c["answer"] < bar or c["score"] < top - margin:
+            continue
+        if not any(near_duplicate(c["text"], o["text"]) for o in out):
+            out.append(c)
+    return out
 
 
 def first_hit(ranked: list[list[dict]]) -> float:

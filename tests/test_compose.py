@@ -22,6 +22,7 @@ from app.engine.compose import (
 from app.engine.query import analyse
 from app.engine.sentences import sentence_spans
 from core.abstain import ANSWER, NO_ANSWER, OFF_TOPIC, Rescue, Strength, decide
+from core.text import near_duplicate
 from core.types import Chunk, Source
 
 
@@ -86,6 +87,22 @@ def test_select_quotes_prefers_diverse_sources_within_margin():
         ("b", 0),
         ("a", 20),
     ]
+
+
+def test_the_same_sentence_is_quoted_once_even_from_two_excerpts():
+    fragile = (
+        "The Fragile-X related disorders (FXDs) are Repeat Expansion Diseases (REDs) that"
+        " result from expansion of a CGG-repeat tract in the FMR1 gene."
+    )
+    other = "Huntington's disease and myotonic dystrophy are repeat expansion disorders too."
+    texts = [fragile, fragile[1:], other]  # the second excerpt was cut mid-word: "he Fragile-X"
+    scored = [
+        Scored(_cand(src, 0, len(text), text), score, 0.7, 0.5)
+        for src, text, score in zip("abc", texts, (0.9, 0.88, 0.8))
+    ]
+    chosen = select_quotes(scored, max_quotes=3, margin=0.5)
+    assert [s.candidate.source_id for s in chosen] == ["a", "c"]
+    assert near_duplicate(fragile, fragile.upper()) and not near_duplicate(fragile, other)
 
 
 def test_a_run_is_at_most_two_adjacent_sentences():

@@ -9,6 +9,7 @@ import numpy as np
 
 from app.engine.sentences import sentence_spans
 from core.settings import AnswerSettings
+from core.text import near_duplicate
 from index.lexical import tokenize
 from index.retrieve import Hit
 
@@ -153,8 +154,7 @@ def select_quotes(
 
 
 def _duplicate(s: Scored, chosen: list[Scored]) -> bool:
-    text = s.candidate.text.strip().lower()
-    return any(c.candidate.text.strip().lower() == text for c in chosen)
+    return any(near_duplicate(s.candidate.text, c.candidate.text) for c in chosen)
 
 
 def merge_runs(selected: list[Scored]) -> list[Scored]:
