@@ -148,6 +148,8 @@ def test_permalink_reopens_the_answer_without_the_question(desktop, server):
 def _set_source_type(page, choice: str) -> None:
     """Open the sidebar (folded away on a phone), pick the source type, fold it again."""
     expand = page.get_by_test_id("stExpandSidebarButton")
+    if page.viewport_size["width"] < 600:  # folded away: wait for its button (a busy machine
+        expand.wait_for(state="visible", timeout=60_000)  # draws it late) and open it
     if expand.count() and expand.is_visible():
         expand.click()
     sidebar = page.get_by_test_id("stSidebar")
