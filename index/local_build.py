@@ -146,7 +146,9 @@ def write_streamed(ctx: WriteContext, runner: Runner, progress: bool) -> tuple[s
     return build_id, embedded
 
 
-def _stream_new_rows(ctx: WriteContext, store: StoreWriter, reused, runner: Runner, progress):
+def _stream_new_rows(
+    ctx: WriteContext, store: StoreWriter, reused: list[int], runner: Runner, progress: bool
+):
     """Write, embed and tokenize the new documents block by block: (BM25 row terms of the
     whole build, new rows, rows embedded afresh, vector width). Vectors go to the scratch
     file in row order."""
