@@ -110,6 +110,10 @@ class AnswerSettings(_Frozen):
     prior_weight: float = 0.0  # score = answer probability + this x 1/passage rank
     quote_bar: float = 0.2  # a further quote below this answer probability is not shown
     answer_margin: float = 0.3  # ... nor one scoring more than this below the first quote
+    # At most this many quotes from one source (a source's next one only after every other
+    # qualifying source has had its turn). 2 -> 3: the review's third-best sentence, the one
+    # listing the options after a CD19-negative relapse, had lost its place to a DLBCL trial.
+    quotes_per_source: int = Field(default=3, ge=1)
     min_answer: float = 0.2  # abstain ("nothing answers") below this best answer probability
     # (calibrated with min_cosine/min_overlap above; quote_bar 0.2 from `bala train bars`)
     # A best passage under min_cosine is still on topic when it is at least `rescue_cosine`,

@@ -315,3 +315,24 @@ def test_only_a_model_reading_sentence_vectors_makes_the_engine_embed_sentences(
 
     assert uses_sentence_vectors(BY_COSINE)
     assert not uses_sentence_vectors(AnswerModel(MODEL_DIR))  # the shipped model
+
+
+def test_a_sources_third_sentence_outranks_another_sources_weaker_one():
+    # The review's third-best sentence (its list of options) must not lose its place to a
+    # DLBCL trial's weaker one only because two review sentences were quoted already.
+    def scored(source: str, start: int, text: str, p: float) -> Scored:
+        cand = Candidate(source, start, start + len(text), text, None, source, 1)
+        return Scored(cand, p, 0.7, 0.5, answer=p)
+
+    review = [
+        scored("doi:review", 0, "Antigen escape presents as CD19-negative B-ALL.", 0.42),
+        scored("doi:review", 100, "We outline a systematic approach to these relapses.", 0.36),
+        scored("doi:review", 200, "We explore CD19-CAR reinfusions and CD22 CAR T cells.", 0.35),
+    ]
+    other = scored("pmid:1", 0, "JULIET: tisagenlecleucel in relapsed DLBCL worked.", 0.21)
+    cfg = CFG.model_copy(update={"quotes_per_source": 3})
+    picked = choose_quotes([*review, other], cfg, with_scorer=True)
+    assert [s.score for s in picked] == [0.42, 0.36, 0.35, 0.21]
+    two_each = CFG.model_copy(update={"quotes_per_source": 2})
+    two = choose_quotes([*review, other], two_each, with_scorer=True)
+    assert 0.35 not in [s.score for s in two]

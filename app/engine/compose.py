@@ -196,7 +196,8 @@ def choose_quotes(scored: list[Scored], cfg: AnswerSettings, with_scorer: bool) 
         if not ranked:
             return []
         kept = [ranked[0]] + [s for s in ranked[1:] if s.answer >= cfg.quote_bar]
-        return merge_runs(select_quotes(kept, cfg.max_quotes, margin=cfg.answer_margin))
+        per_source = cfg.quotes_per_source
+        return merge_runs(select_quotes(kept, cfg.max_quotes, cfg.answer_margin, per_source))
     supported = [s for s in scored if s.cosine >= cfg.min_cosine and s.overlap >= cfg.min_overlap]
     return merge_runs(
         select_quotes(supported or scored[:1], cfg.max_quotes, margin=cfg.quote_margin)
