@@ -13,7 +13,7 @@ import traceback
 import streamlit as st
 
 from app.cited_view import render_cited_evidence
-from app.engine.answer_types import ABSTAIN_MESSAGE, Answer, CitedSource
+from app.engine.answer_types import ABSTAIN_MESSAGE, Answer, CitedSource, unaddressed_line
 from app.engine.citations import (
     ama_reference,
     answer_bibtex,
@@ -139,6 +139,8 @@ def render_abstention(answer: Answer) -> None:
     if getattr(answer, "mentioned_terms", ()):
         terms = ", ".join(escape_markdown(t) for t in answer.mentioned_terms)
         st.markdown(f"Indexed passages mention {terms}, but none retrieved answers this.")
+    if getattr(answer, "unaddressed", ()):
+        st.markdown(escape_markdown(unaddressed_line(answer)))
     if answer.sources:
         render_sources(answer, "Closest sources (closest, not supporting)")
 

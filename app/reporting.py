@@ -217,6 +217,7 @@ def quote_note(q) -> str:
 
 def format_answer(answer) -> str:
     """Numbered quotes with [n], then AMA references; or the abstention and closest sources."""
+    from app.engine.answer_types import unaddressed_line
     from app.engine.citations import ama_reference, format_quote
 
     if answer.abstained:
@@ -226,6 +227,8 @@ def format_answer(answer) -> str:
         if getattr(answer, "mentioned_terms", ()):
             terms = ", ".join(answer.mentioned_terms)
             lines += [f"Indexed passages mention {terms}, but none retrieved answers this.", ""]
+        if getattr(answer, "unaddressed", ()):
+            lines += [unaddressed_line(answer), ""]
         if answer.sources:
             lines.append("Closest sources (not supporting):")
             lines += [f"  - {ama_reference(c.source)}" for c in answer.sources]

@@ -10,7 +10,8 @@ the bars of the answer settings, and says whether to answer, and if not, why:
   questions naming a rare drug or gene sit far from every passage in embedding space);
 - NO_ANSWER: the topic is in the library but no candidate answers - the best answer score is
   below `min_answer` (or below `min_combined` for the legacy scorer), or the passages that
-  mention the named terms are not among the retrieved ones.
+  mention the named terms are not among the retrieved ones, or no candidate speaks of the
+  process a "How is X graded?" question asks about.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ class Strength:
     has_candidates: bool = True
     missing_in_library: tuple[str, ...] = ()  # named terms no indexed passage mentions
     missing_in_retrieved: tuple[str, ...] = ()  # named terms no retrieved passage mentions
+    # the process a "How is X graded?" question asks about, when no candidate speaks of it
+    unaddressed: tuple[str, ...] = ()
 
     @classmethod
     def from_json(cls, row: dict) -> Strength:
@@ -38,7 +41,7 @@ class Strength:
         kept = {k: v for k, v in row.items() if k in fields}
         if "missing_in_library" not in row:  # older rows: one list of missing terms
             kept["missing_in_library"] = row.get("missing_terms") or ()
-        for key in ("missing_in_library", "missing_in_retrieved"):
+        for key in ("missing_in_library", "missing_in_retrieved", "unaddressed"):
             kept[key] = tuple(kept.get(key) or ())
         return cls(**kept)
 
@@ -77,7 +80,7 @@ def decide(
     if s.missing_in_library:
         return OFF_TOPIC
     on_topic = s.best_cosine >= min_cosine or rescue.admits(s)
-    if s.missing_in_retrieved or not s.has_candidates:
+    if s.missing_in_retrieved or not s.has_candidates or s.unaddressed:
         return NO_ANSWER if on_topic else OFF_TOPIC
     if not on_topic or s.best_overlap < min_overlap:
         return OFF_TOPIC

@@ -120,7 +120,8 @@ class _Columns:
         self.ans = np.array([s.best_answer for s in strengths], dtype=float)
         self.open = np.array(
             [
-                not (s.missing_in_library or s.missing_in_retrieved or not s.has_candidates)
+                not (s.missing_in_library or s.missing_in_retrieved or s.unaddressed)
+                and s.has_candidates
                 and s.best_combined >= min_combined
                 for s in strengths
             ],

@@ -12,6 +12,7 @@ from conftest import shared_path
 from contract import assert_answer_contract
 
 from app.engine.answer import get_engine
+from app.engine.answer_types import unaddressed_line
 from index.loaded import open_index
 from index.status import index_status
 
@@ -124,6 +125,20 @@ def test_a_drug_the_library_mentions_elsewhere_is_not_called_missing(engine):
     assert answer.abstained and answer.missing_terms == ()
     assert answer.reason == "no-answer" and "inotuzumab ozogamicin" in answer.mentioned_terms
     assert "none answers" in answer.message
+
+
+def test_a_how_question_no_passage_speaks_to_abstains_with_that_reason(engine):
+    # Issue 10: the demo library defines CRS but grades it nowhere; quoting the definition
+    # is not an answer. A question whose process the passages speak of still answers.
+    answer = engine.ask("How is cytokine release syndrome graded?")
+    assert answer.abstained and answer.quotes == () and answer.reason == "no-answer"
+    assert answer.unaddressed == ("graded",)
+    assert "says how it is graded" in unaddressed_line(answer)
+    answered = engine.ask(
+        "How can relapses of B-ALL after immunotherapy be categorized for management?"
+    )
+    assert not answered.abstained and answered.unaddressed == ()
+    assert "categorized by CD19-positive relapse" in answered.quotes[0].text
 
 
 def test_a_term_the_library_has_is_never_reported_missing(engine):

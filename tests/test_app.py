@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.answer_view import SCROLL_SCRIPT, STYLE
+from app.engine.answer import get_engine
 from app.feedback import read_feedback, record_feedback
 from app.ui_text import (
     WORD_JOINER,
@@ -197,6 +198,18 @@ def test_off_topic_question_abstains(demo_index, monkeypatch):
     values = all_markdown(at)
     assert not any(v.startswith("> \u201c") for v in values)
     assert any("closest, not supporting" in v for v in values)
+
+
+def test_an_unaddressed_process_is_said_in_the_app_and_the_cli(demo_index, monkeypatch):
+    from app.reporting import format_answer
+
+    question = "How is cytokine release syndrome graded?"
+    at = run_app(monkeypatch, demo_index.index_dir, question)
+    assert any("none answers the question" in w.value for w in at.warning)
+    line = "None of the retrieved passages says how it is graded."
+    assert any(line in visible(v) for v in all_markdown(at))
+    answer = get_engine(demo_index).ask(question)
+    assert line in format_answer(answer)
 
 
 def test_example_button_asks_its_question(demo_index, monkeypatch):

@@ -130,7 +130,11 @@ def test_the_vectorized_search_matches_the_rule_row_by_row():
     for _ in range(120):  # answerable more often the more confident the answer
         answer = rng.random()
         row = _scored_row(rng.random() < answer, rng.uniform(0.3, 0.8), rng.random(), answer)
-        rows.append({**row, "missing_in_retrieved": ["X"] if rng.random() < 0.1 else []})
+        gaps = {
+            "missing_in_retrieved": ["X"] if rng.random() < 0.1 else [],
+            "unaddressed": ["graded"] if rng.random() < 0.05 else [],
+        }
+        rows.append({**row, **gaps})
     curated = [  # unanswerable: far and unsure, so that some bars abstain on all of them
         r if r["answerable"] else {**r, "best_cosine": 0.3, "best_answer": 0.2} for r in rows[:20]
     ]

@@ -19,7 +19,7 @@ from app.engine.compose import (
     select_quotes,
     term_overlap,
 )
-from app.engine.query import analyse
+from app.engine.query import analyse, asked_process, speaks_of
 from app.engine.sentences import sentence_spans
 from core.abstain import ANSWER, NO_ANSWER, OFF_TOPIC, Rescue, Strength, decide
 from core.text import near_duplicate
@@ -155,6 +155,29 @@ def test_a_confident_answer_rescues_a_passage_under_the_meaning_bar():
     named = replace(rare_name, missing_in_retrieved=("CD22",))
     assert decide(named, 0.5, 0.2, rescue=rescue) == NO_ANSWER
     assert decide(rare_name, 0.5, 0.2, min_answer=0.6, rescue=rescue) == NO_ANSWER
+
+
+def test_a_how_question_asks_about_its_process():
+    assert asked_process("How is cytokine release syndrome graded?") == ("graded",)
+    assert asked_process("How can relapses be categorized for management?") == ("categorized",)
+    # generic participles, hyphenated adjectives and active questions ask about no process
+    assert asked_process("How is MRD used with first-line dasatinib?") == ()
+    assert asked_process("How are CD19-directed CAR T cells dosed?") == ("dosed",)
+    assert asked_process("How does c-myc become activated in Burkitt lymphoma?") == ()
+    assert asked_process("What is graded in CRS?") == ()
+    # any form of the process counts: graded, grade, grading; categorized, categories
+    assert speaks_of(("graded",), ["Grading of CRS follows ASTCT criteria."])
+    assert speaks_of(("categorized",), ["Relapses fall into three categories."])
+    assert not speaks_of(("graded",), ["CRS is a systemic inflammatory condition."])
+    assert speaks_of((), ["anything"])  # no process asked: nothing to speak of
+
+
+def test_an_unaddressed_process_is_a_no_answer_verdict():
+    on_topic = Strength(best_cosine=0.8, best_overlap=0.8, best_answer=0.9)
+    assert decide(on_topic, 0.5, 0.2) == ANSWER
+    assert decide(replace(on_topic, unaddressed=("graded",)), 0.5, 0.2) == NO_ANSWER
+    far = replace(on_topic, best_cosine=0.3, unaddressed=("graded",))
+    assert decide(far, 0.5, 0.2) == OFF_TOPIC
 
 
 REVIEW = Source(

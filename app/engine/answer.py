@@ -28,7 +28,7 @@ from app.engine.coverage import (
 )
 from app.engine.evidence_filter import is_non_evidence
 from app.engine.population import context_diseases, implied_domain, mismatch
-from app.engine.query import Query, analyse
+from app.engine.query import Query, analyse, speaks_of
 from app.engine.scorer import rescore, uses_sentence_vectors
 from core.abstain import ANSWER, NO_ANSWER, NO_RESCUE, Rescue, Strength, decide
 from core.settings import AnswerSettings, Settings
@@ -165,7 +165,9 @@ class Engine:
             (h.chunk.chunk_id, h.chunk.start, h.chunk.text)
             for h in covering + [f for _, _, f in followers]
         )
-        return Evidence(tuple(scored), _strength(scored, best_cos), passages)
+        texts = [s.candidate.text for s in scored]
+        unaddressed = () if speaks_of(query.process, texts) else query.process
+        return Evidence(tuple(scored), _strength(scored, best_cos, unaddressed), passages)
 
     def _context(self, hit: Hit) -> str:
         return f"{self.retriever.sources[hit.chunk.source_id].title}\n{hit.chunk.text}"
@@ -314,11 +316,13 @@ class Engine:
             missing_terms=ev.strength.missing_in_library,
             reason=NO_ANSWER if no_answer else "off-topic",
             mentioned_terms=ev.strength.missing_in_retrieved,
+            unaddressed=ev.strength.unaddressed,
         )
 
 
-def _strength(scored: list[Scored], best_cos: float) -> Strength:
+def _strength(scored: list[Scored], best_cos: float, unaddressed: tuple[str, ...]) -> Strength:
     return Strength(
+        unaddressed=unaddressed,
         best_cosine=max((s.cosine for s in scored), default=best_cos),
         best_overlap=max((s.overlap for s in scored), default=0.0),
         best_combined=scored[0].score if scored else 0.0,

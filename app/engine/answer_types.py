@@ -55,6 +55,7 @@ class Answer:
     reason: str = ""  # abstentions: "off-topic" | "no-answer"
     mentioned_terms: tuple[str, ...] = ()  # named terms the library has, but no top passage
     scorer: str = ""  # id of the answer scorer that chose the quotes
+    unaddressed: tuple[str, ...] = ()  # "How is X graded?": no retrieved passage speaks of it
 
     def to_json(self) -> dict:
         """The `bala ask --json` contract: keys may be added, never removed."""
@@ -89,6 +90,7 @@ class Answer:
             "reason": self.reason,
             "mentioned_terms": list(self.mentioned_terms),
             "scorer": self.scorer,
+            "unaddressed": list(self.unaddressed),
         }
 
 
@@ -104,3 +106,9 @@ def _source_json(cited: CitedSource) -> dict:
     data.update(asdict(s))
     data["authors"] = list(s.authors)
     return data
+
+
+def unaddressed_line(answer) -> str:
+    """What an abstention says when no passage speaks of the process asked about."""
+    words = " or ".join(getattr(answer, "unaddressed", ()))
+    return f"None of the retrieved passages says how it is {words}."
