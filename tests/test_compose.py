@@ -165,6 +165,7 @@ def test_a_how_question_asks_about_its_process():
     assert asked_process("How are CD19-directed CAR T cells dosed?") == ("dosed",)
     assert asked_process("How does c-myc become activated in Burkitt lymphoma?") == ()
     assert asked_process("What is graded in CRS?") == ()
+    assert asked_process("How is CRS graded, and by whom?") == ("graded",)
     # any form of the process counts: graded, grade, grading; categorized, categories
     assert speaks_of(("graded",), ["Grading of CRS follows ASTCT criteria."])
     assert speaks_of(("categorized",), ["Relapses fall into three categories."])

@@ -52,7 +52,7 @@ def asked_process(question: str) -> tuple[str, ...]:
     m = _HOW_PASSIVE.match(question)
     if not m:
         return ()
-    words = question[m.end() :].replace("?", " ").split()
+    words = [w.strip(".,;:!?()[]\"'") for w in question[m.end() :].split()]
     return tuple(
         w.lower()
         for w in words
