@@ -37,9 +37,10 @@ def render_cited_evidence(answer, quote_index: int) -> None:
                 st.markdown(_work_markdown(work))
 
 
-@st.cache_data(show_spinner=False, max_entries=4)
-def _coverage(index_dir: str, build_id: str) -> list[dict]:
-    """Coverage rows and each work's missing references as RIS (once per build)."""
+@st.cache_resource(show_spinner=False, max_entries=4)  # not cache_data: that pickles its values
+def _coverage(index_dir: str, build_id: str) -> tuple[dict, ...]:
+    """Coverage rows and each work's missing references as RIS (once per build; the same rows
+    are handed to every session, which only reads them)."""
     from core.settings import load_settings
     from index import layout
     from index.review_refs import missing_as, reference_coverage, review_refs
@@ -55,7 +56,7 @@ def _coverage(index_dir: str, build_id: str) -> list[dict]:
             row["missing_ris"] = missing_as(refs, "ris")
     finally:
         store.close()
-    return rows
+    return tuple(rows)
 
 
 def render_reference_coverage(engine) -> None:

@@ -137,3 +137,51 @@ def test_identifiers_and_links_are_written_only_in_core_ids():
                 if OWN_IDENTIFIER_CODE.search(line):
                     own.append(f"{rel}:{n}: {line.strip()}")
     assert not own, own
+
+
+# Ways Python code can load a pickle (the index is plain files: DEVELOPERS.md). Streamlit's
+# cache_data pickles what it caches and unpickles it on every hit.
+PICKLE_LOADING = re.compile(
+    r"\bimport (?:c?pickle|dill|joblib|shelve|cloudpickle)\b"
+    r"|\bfrom (?:c?pickle|dill|joblib|shelve|cloudpickle)\b"
+    r"|\bpickle\.loads?\(|\btorch\.load\(|\bread_pickle\(|\bst\.cache_data\b"
+)
+
+
+def _np_loads_without_allow_pickle_false(source: str) -> list[int]:
+    """Lines of `np.load(...)` / `numpy.load(...)` calls that do not pass allow_pickle=False."""
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        f = node.func if isinstance(node, ast.Call) else None
+        if not (isinstance(f, ast.Attribute) and f.attr == "load"):
+            continue
+        if not (isinstance(f.value, ast.Name) and f.value.id in ("np", "numpy")):
+            continue
+        safe = any(
+            k.arg == "allow_pickle" and isinstance(k.value, ast.Constant) and k.value.value is False
+            for k in node.keywords
+        )
+        if not safe:
+            lines.append(node.lineno)
+    return lines
+
+
+def test_no_source_loads_a_pickle():
+    found = []
+    for package in PACKAGES:
+        for path in (REPO / package).rglob("*.py"):
+            rel = path.relative_to(REPO).as_posix()
+            text = path.read_text(encoding="utf-8")
+            for n, line in enumerate(text.splitlines(), 1):
+                if PICKLE_LOADING.search(line):
+                    found.append(f"{rel}:{n}: {line.strip()}")
+            found += [
+                f"{rel}:{n}: np.load without allow_pickle=False"
+                for n in _np_loads_without_allow_pickle_false(text)
+            ]
+    assert not found, found
+    # the checks can fail
+    assert PICKLE_LOADING.search("rows = st.cache_data(fn)")
+    assert PICKLE_LOADING.search("import pickle")
+    assert _np_loads_without_allow_pickle_false("x = np.load(\n    path\n)") == [1]
+    assert _np_loads_without_allow_pickle_false("x = np.load(p, allow_pickle=False)") == []
