@@ -109,21 +109,20 @@ def write_streamed(ctx: WriteContext, runner: Runner, progress: bool) -> tuple[s
     copy = (live.store_path, contents.reused) if contents.reused else None
     store = StoreWriter(partial / "store.sqlite", copy)
     models_before = loaded_embedders()
-    try:
-        streamed = _stream_new_rows(ctx, store, reused, runner, progress)
+    try:  # any failure before the store is finished closes it; the .partial folder is swept
+        terms, n_new, embedded, dim = _stream_new_rows(ctx, store, reused, runner, progress)
+        release_embedders(models_before)  # the FAISS and BM25 builds need the memory more
+        _trim_heap()
+        stage_reached("after_embed")
+        started = time.perf_counter()
+        index_type = _write_dense(ctx, reused, partial, n_new, dim)
+        bm25 = bm25_params(settings)
+        Bm25Index.from_rows(terms, bm25["k1"], bm25["b"]).save(partial / "bm25")
+        del terms
+        store.finish(contents.files)
     except BaseException:
         store.abandon()
         raise
-    terms, n_new, embedded, dim = streamed
-    release_embedders(models_before)  # the FAISS and BM25 builds need the memory more
-    _trim_heap()
-    stage_reached("after_embed")
-    started = time.perf_counter()
-    index_type = _write_dense(ctx, reused, partial, n_new, dim)
-    bm25 = bm25_params(settings)
-    Bm25Index.from_rows(terms, bm25["k1"], bm25["b"]).save(partial / "bm25")
-    del terms
-    store.finish(contents.files)
     stage_reached("after_store")
     manifest = Manifest(
         build_id=build_id,
