@@ -68,6 +68,14 @@ class Rescue:
 NO_RESCUE = Rescue()
 
 
+def rescue_of(cfg) -> Rescue:
+    """The rescue the answer settings `cfg` ask for: only the answer scorer has a probability
+    to be confident with (the legacy scorer gets none)."""
+    if getattr(cfg, "scorer", "legacy") != "answer":
+        return NO_RESCUE
+    return Rescue(cfg.rescue_cosine, cfg.rescue_overlap, cfg.rescue_answer)
+
+
 def decide(
     s: Strength,
     min_cosine: float,

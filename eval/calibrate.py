@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.abstain import ANSWER, NO_RESCUE, Rescue, Strength, decide
+from core.abstain import ANSWER, NO_RESCUE, Rescue, Strength, decide, rescue_of
 from eval.bioasq_data import pmid_of
 
 COSINE_GRID = tuple(round(float(x), 2) for x in np.arange(0.30, 0.70, 0.01))
@@ -216,9 +216,7 @@ def run_calibration(fns, bioasq_files: list[Path], curated_path: Path | None = N
         rescue_grid=RESCUE_GRID if with_model else (NO_RESCUE,),
     )
     bars = (cfg.min_cosine, cfg.min_overlap, cfg.min_combined, getattr(cfg, "min_answer", 0.0))
-    rescue = NO_RESCUE
-    if with_model:
-        rescue = Rescue(cfg.rescue_cosine, cfg.rescue_overlap, cfg.rescue_answer)
+    rescue = rescue_of(cfg)
     result["current"] = {
         "min_cosine": cfg.min_cosine,
         "min_overlap": cfg.min_overlap,

@@ -21,7 +21,17 @@ from app.engine.compose import (
 )
 from app.engine.query import analyse, asked_process, speaks_of
 from app.engine.sentences import sentence_spans
-from core.abstain import ANSWER, NO_ANSWER, OFF_TOPIC, Rescue, Strength, decide
+from core.abstain import (
+    ANSWER,
+    NO_ANSWER,
+    NO_RESCUE,
+    OFF_TOPIC,
+    Rescue,
+    Strength,
+    decide,
+    rescue_of,
+)
+from core.settings import AnswerSettings
 from core.text import near_duplicate
 from core.types import Chunk, Source
 
@@ -155,6 +165,10 @@ def test_a_confident_answer_rescues_a_passage_under_the_meaning_bar():
     named = replace(rare_name, missing_in_retrieved=("CD22",))
     assert decide(named, 0.5, 0.2, rescue=rescue) == NO_ANSWER
     assert decide(rare_name, 0.5, 0.2, min_answer=0.6, rescue=rescue) == NO_ANSWER
+    # the settings' rescue is the answer scorer's only
+    cfg = AnswerSettings(rescue_cosine=0.45, rescue_overlap=0.6, rescue_answer=0.4)
+    assert rescue_of(cfg) == rescue
+    assert rescue_of(cfg.model_copy(update={"scorer": "legacy"})) == NO_RESCUE
 
 
 def test_a_how_question_asks_about_its_process():

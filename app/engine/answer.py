@@ -30,7 +30,7 @@ from app.engine.evidence_filter import is_non_evidence
 from app.engine.population import context_diseases, implied_domain, mismatch
 from app.engine.query import Query, analyse, speaks_of
 from app.engine.scorer import rescore, uses_sentence_vectors
-from core.abstain import ANSWER, NO_ANSWER, NO_RESCUE, Rescue, Strength, decide
+from core.abstain import ANSWER, NO_ANSWER, Strength, decide, rescue_of
 from core.settings import AnswerSettings, Settings
 from index.embed import Embedder, load_embedder
 from index.retrieve import Filters, Hit, search
@@ -54,11 +54,8 @@ class Evidence:
         return self.strength.missing_in_library
 
     def verdict(self, cfg: AnswerSettings) -> str:
-        rescue = NO_RESCUE  # the legacy scorer has no answer probability to be confident with
-        if cfg.scorer == "answer":
-            rescue = Rescue(cfg.rescue_cosine, cfg.rescue_overlap, cfg.rescue_answer)
         bars = (cfg.min_cosine, cfg.min_overlap, cfg.min_combined, cfg.min_answer)
-        return decide(self.strength, *bars, rescue=rescue)
+        return decide(self.strength, *bars, rescue=rescue_of(cfg))
 
 
 class Engine:
