@@ -7,7 +7,9 @@ built in memory from the production components; embeddings are cached across run
 
 from __future__ import annotations
 
+import json
 import time
+from hashlib import sha256
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -51,6 +53,45 @@ def build_memory_index(corpus: dict, settings: Settings, cache_path: Path) -> tu
     return loaded, doc_ids, timings
 
 
+class DirEncoder:
+    """A sentence-transformers folder (e.g. `bala train encoder`'s) on torch fp32, for the
+    side-by-side bench only; normalized vectors like the production embedders."""
+
+    backend = "torch"
+
+    def __init__(self, model_dir: Path):
+        from sentence_transformers import SentenceTransformer
+
+        from index.model import offline
+
+        offline()
+        self.model = SentenceTransformer(
+            str(model_dir), device="cpu", model_kwargs={"use_safetensors": True}
+        )
+        weights = (Path(model_dir) / "model.safetensors").read_bytes()
+        self.model_id = f"dir:{sha256(weights).hexdigest()[:16]}"
+        self.dim = int(self.model.get_embedding_dimension())
+
+    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        vectors = self.model.encode(
+            list(texts), batch_size=64, normalize_embeddings=True, show_progress_bar=progress
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def encoder_index(loaded, texts: list[str], encoder: DirEncoder, cache_path: Path):
+    """The same passages and BM25 as `loaded`, with `encoder`'s vectors in FAISS."""
+    cache = EmbeddingCache(cache_path)
+    try:
+        key = model_key(encoder.model_id, encoder.backend)
+        vectors, _ = embed_cached(texts, key, cache, lambda: encoder)
+    finally:
+        cache.close()
+    return LoadedIndex(
+        Path("(memory)"), None, loaded.store, build_faiss(vectors, "flat"), loaded.bm25
+    )
+
+
 def _rankers(loaded, settings: Settings):
     """Each retriever as question -> [(row, score)], using the production query path."""
     embedder = load_embedder(settings.index)
@@ -62,6 +103,19 @@ def _rankers(loaded, settings: Settings):
         return lambda q: [(h.row, h.score) for h in search(loaded, embedder.encode, q, config)[0]]
 
     return {"bm25": run(only_bm25), "dense": run(only_dense), "hybrid": run(cfg)}
+
+
+def _encoder_rankers(loaded, encoder: DirEncoder, settings: Settings, retrievers) -> dict:
+    """Dense and hybrid with a fine-tuned encoder, the production fusion settings unchanged."""
+    cfg = settings.retrieve
+    configs = {"dense": cfg.replace(bm25_weight=0.0, prf_docs=0), "hybrid": cfg}
+    return {
+        f"{name}+encoder": (
+            lambda q, c=config: [(h.row, h.score) for h in search(loaded, encoder.encode, q, c)[0]]
+        )
+        for name, config in configs.items()
+        if name in retrievers
+    }
 
 
 def evaluate_retriever(rank, queries, qrels, corpus, doc_ids, k=10) -> dict:
@@ -140,11 +194,22 @@ def run_bioasq_bench(
     max_queries: int | None = None,
     settings: Settings | None = None,
     max_docs: int | None = None,
+    encoder_dir: Path | None = None,
 ) -> dict:
+    """The retrievers side by side; with `encoder_dir`, also dense and hybrid with that
+    fine-tuned encoder (`dense+encoder`, `hybrid+encoder`) over the same passages."""
     settings = settings or load_settings()
     corpus, queries, qrels = bench_data(corpus_files, query_files, max_queries, max_docs)
     loaded, doc_ids, timings = build_memory_index(corpus, settings, cache_path)
     rankers = _rankers(loaded, settings)
+    retrievers = tuple(retrievers)
+    if encoder_dir is not None:
+        encoder = DirEncoder(encoder_dir)
+        texts = [corpus[d]["text"] for d in doc_ids]
+        tuned = encoder_index(loaded, texts, encoder, cache_path)
+        extra = _encoder_rankers(tuned, encoder, settings, retrievers)
+        rankers.update(extra)
+        retrievers += tuple(extra)
     results = {
         name: evaluate_retriever(rankers[name], queries, qrels, corpus, doc_ids)
         for name in retrievers
@@ -155,9 +220,19 @@ def run_bioasq_bench(
         "model": settings.index.model_id,
         "backend": settings.index.backend,
         "retrieve_settings": settings.retrieve.model_dump(),
+        "encoder": _encoder_card(encoder_dir),
         "build": timings,
         "retrievers": results,
     }
+
+
+def _encoder_card(encoder_dir: Path | None) -> dict | None:
+    """The fine-tuned encoder's folder and card (what it was trained on), when one is given."""
+    if encoder_dir is None:
+        return None
+    card = Path(encoder_dir) / "card.json"
+    data = json.loads(card.read_text(encoding="utf-8")) if card.exists() else {}
+    return {"dir": str(encoder_dir), "card": data}
 
 
 def format_table(result: dict) -> str:
@@ -185,6 +260,7 @@ def _cmd(args) -> int:
         Path(args.cache),
         args.max_queries,
         max_docs=args.max_docs,
+        encoder_dir=Path(args.encoder) if args.encoder else None,
     )
     write_json(result, args.json)
     print(format_table(result))
@@ -199,5 +275,8 @@ def register_bench(bench_sub) -> None:
     p.add_argument("--max-queries", type=int, help="a fixed seeded subset of the queries")
     p.add_argument("--max-docs", type=int, help="judged passages plus a fixed sample, N in all")
     p.add_argument("--cache", default=str(DEFAULT_CACHE), help="embedding cache file")
+    p.add_argument(
+        "--encoder", metavar="DIR", help="also a fine-tuned encoder (`bala train encoder`)"
+    )
     p.add_argument("--json", metavar="OUT")
     p.set_defaults(func=_cmd)

@@ -92,6 +92,24 @@ def _cmd_train(args, engine_for) -> int:
     return 0
 
 
+def _cmd_train_encoder(args, engine_for) -> int:
+    """`bala train encoder --out DIR`: the bi-encoder experiment (eval/train_encoder.py)."""
+    from eval.bioasq_data import golden_files
+    from eval.train_encoder import PER_QUESTION, run_encoder_training
+
+    if not args.out:
+        print("error: bala train encoder needs --out DIR (the shipped encoder is not replaced)")
+        return 2
+    files = golden_files()
+    if not files:
+        print("error: no BioASQ golden files in ../shared/bench/bioasq")
+        return 2
+    per_question = args.per_question or PER_QUESTION
+    card = run_encoder_training(files, Path(args.out), per_question, args.seed)
+    _write_json(card, args.json)
+    return 0
+
+
 def _train_cross(args, questions, candidates: dict, out: Path) -> dict:
     """Fine-tune and export the cross-encoder (eval/train_scorer.py); its card entry."""
     from eval.answers_corpus import DEFAULT_DIR
@@ -225,8 +243,9 @@ def _add_train_command(sub, engine_for) -> None:
     )
     p.add_argument(
         "what",
-        choices=["scorer", "bars"],
-        help="scorer: fit the answer model (7B-9B); bars: choose the quote bar and margin (10B)",
+        choices=["scorer", "bars", "encoder"],
+        help="scorer: fit the answer model (7B-9B); bars: choose the quote bar and margin (10B); "
+        "encoder: fine-tune the bi-encoder on 7B-10B (an experiment; needs --out)",
     )
     p.add_argument("--cross-encoder", action="store_true", help="also fine-tune the cross-encoder")
     p.add_argument("--max-pairs", type=int, help="cap on the cross-encoder's pairs (default: all)")
@@ -234,15 +253,15 @@ def _add_train_command(sub, engine_for) -> None:
         "--max-questions", type=int, help="seeded sample of 7B-9B questions (default: all)"
     )
     p.add_argument("--rows", metavar="OUT", help="bars: also write the 10B candidate rows")
+    p.add_argument("--per-question", type=int, help="encoder: gold snippets per question")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="model folder to write (default: index/models/answer-scorer/)")
     p.add_argument(
         "--work", help="bench library and training folder (default: ~/.cache/bala/bench-answers)"
     )
     p.add_argument("--json", metavar="OUT")
-    p.set_defaults(
-        func=lambda a: (_cmd_train if a.what == "scorer" else _cmd_train_bars)(a, engine_for)
-    )
+    commands = {"scorer": _cmd_train, "bars": _cmd_train_bars, "encoder": _cmd_train_encoder}
+    p.set_defaults(func=lambda a: commands[a.what](a, engine_for))
 
 
 def _add_engine_benches(bench_sub, add_index, engine_for) -> None:

@@ -12,4 +12,5 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 PIP=("$VENV/bin/python" -m pip --quiet --disable-pip-version-check)
 "${PIP[@]}" install "torch==2.13.0"
-"${PIP[@]}" install -e ".[test]"
+# `train` (datasets, accelerate): the tests run `bala train`'s fine-tuning for a few steps.
+"${PIP[@]}" install -e ".[test,train]"
