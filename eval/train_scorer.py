@@ -129,9 +129,10 @@ def _freeze(transformer, layers: int) -> None:
 
 
 def train_cross_encoder(
-    pairs, work: Path, seed: int = 0, epochs: int = EPOCHS, batch_size=16
+    pairs, work: Path, seed: int = 0, epochs: int = EPOCHS, batch_size=16, max_steps: int = -1
 ) -> Path:
-    """Fine-tune with CrossEncoderTrainer; returns the saved model directory."""
+    """Fine-tune with CrossEncoderTrainer; returns the saved model directory.
+    `max_steps` > 0 stops early (the tests train a few steps)."""
     import torch
     from datasets import Dataset
     from sentence_transformers.cross_encoder import (
@@ -156,6 +157,7 @@ def train_cross_encoder(
     args = CrossEncoderTrainingArguments(
         output_dir=str(work / "checkpoints"),
         num_train_epochs=epochs,
+        max_steps=max_steps,
         per_device_train_batch_size=batch_size,
         learning_rate=3e-5,
         warmup_ratio=0.1,

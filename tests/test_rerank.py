@@ -68,3 +68,21 @@ def test_the_shipped_cross_encoder_is_the_file_its_card_names_and_reads_the_pair
     assert logits.shape == (3,) and logits[0] > max(logits[1:])
     again = model.cross.score(question, list(reversed(sentences)))  # batching keeps rows
     assert np.allclose(again[::-1], logits, atol=1e-4)
+
+
+def test_a_cross_encoder_trained_a_few_steps_exports_and_scores_as_shipped(tmp_path):
+    """`bala train scorer --cross-encoder`'s path end to end on a tiny set: fine-tune from the
+    bundled weights, export to ONNX int8, load it as the engine does (sha checked), score."""
+    from eval.train_scorer import train_cross_encoder
+    from index.rerank import CrossScorer, export_int8
+
+    q = "Which antigen does blinatumomab target?"
+    pairs = [(q, "Blinatumomab targets CD19 on B cells.", 1.0), (q, q, 0.0)] * 8
+    model_dir = train_cross_encoder(pairs, tmp_path / "work", max_steps=2, batch_size=8)
+    info = export_int8(model_dir, tmp_path / "model" / "model.int8.onnx")
+    assert (tmp_path / "model" / "tokenizer.json").exists() and info["bytes"] > 1_000_000
+    scorer = CrossScorer(tmp_path / "model", info)
+    logits = scorer.score(q, ["Blinatumomab targets CD19 on B cells.", "Unrelated text."])
+    assert logits.shape == (2,) and np.isfinite(logits).all()
+    with pytest.raises(ScorerMismatchError, match="does not match"):
+        CrossScorer(tmp_path / "model", {**info, "sha256": "0" * 64})
