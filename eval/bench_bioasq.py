@@ -251,17 +251,33 @@ def format_table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def encoder_problem(encoder_dir: Path) -> str | None:
+    """Why `encoder_dir` is not a sentence-transformers folder with safetensors weights."""
+    for name in ("modules.json", "model.safetensors"):
+        if not (encoder_dir / name).is_file():
+            return f"{encoder_dir}: not a trained encoder folder ({name} is missing)"
+    return None
+
+
 def _cmd(args) -> int:
     retrievers = RETRIEVERS if args.retriever == "all" else (args.retriever,)
-    result = run_bioasq_bench(
-        [Path(p) for p in args.corpus],
-        [Path(p) for p in args.queries],
-        retrievers,
-        Path(args.cache),
-        args.max_queries,
-        max_docs=args.max_docs,
-        encoder_dir=Path(args.encoder) if args.encoder else None,
-    )
+    problem = encoder_problem(Path(args.encoder)) if args.encoder else None
+    if problem:
+        print(f"error: {problem}")
+        return 2
+    try:
+        result = run_bioasq_bench(
+            [Path(p) for p in args.corpus],
+            [Path(p) for p in args.queries],
+            retrievers,
+            Path(args.cache),
+            args.max_queries,
+            max_docs=args.max_docs,
+            encoder_dir=Path(args.encoder) if args.encoder else None,
+        )
+    except ValueError as exc:  # a golden file that cannot be read, named by the loader
+        print(f"error: {exc}")
+        return 2
     write_json(result, args.json)
     print(format_table(result))
     return 0

@@ -76,8 +76,17 @@ def snippet_doc_id(pmid: str, text: str) -> str:
 
 
 def _questions(path: Path) -> list[dict]:
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh).get("questions", [])
+    """The questions of a golden file; a file that is not one is a ValueError naming it."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read it ({exc.strerror or exc})") from exc
+    except ValueError as exc:
+        raise ValueError(f"{path}: not JSON ({exc})") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("questions", []), list):
+        raise ValueError(f"{path}: not a BioASQ golden file (no questions list)")
+    return data.get("questions", [])
 
 
 def _snippet_keys(question: Mapping) -> Iterable[tuple[str, str]]:

@@ -185,3 +185,17 @@ def test_pad_corpus_adds_marked_unjudged_replicas_to_the_size_asked():
     assert padded["b#r1"]["text"] == "beta (replicate 1)"
     assert padded["a#r2"]["pmid"] == "1r2"
     assert pad_corpus(corpus, 1) == corpus
+
+
+def test_a_golden_file_that_cannot_be_read_is_named_in_a_value_error(tmp_path):
+    from eval.bioasq_data import load_bioasq
+
+    bad = tmp_path / "10B1_golden.json"
+    bad.write_text('{"questions": ', encoding="utf-8")
+    with pytest.raises(ValueError, match="10B1_golden.json: not JSON"):
+        load_bioasq([bad], [bad])
+    with pytest.raises(ValueError, match="missing.json: cannot read it"):
+        load_bioasq([tmp_path / "missing.json"], [])
+    bad.write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(ValueError, match="not a BioASQ golden file"):
+        load_bioasq([bad], [bad])

@@ -89,3 +89,15 @@ def test_a_trained_encoder_is_benched_beside_the_bundled_one(golden, tmp_path):
     assert {"bm25", "dense", "hybrid", "dense+encoder", "hybrid+encoder"} <= names
     assert 0.0 <= result["retrievers"]["hybrid+encoder"]["ndcg@10"] <= 1.0
     assert result["encoder"]["card"]["trained_on"]["pairs"] == 40
+
+
+def test_a_folder_that_is_no_encoder_is_refused_with_its_name(tmp_path):
+    from eval.bench_bioasq import encoder_problem
+
+    assert "modules.json is missing" in encoder_problem(tmp_path)
+    (tmp_path / "modules.json").write_text("[]")
+    problem = encoder_problem(tmp_path)
+    assert str(tmp_path) in problem and "model.safetensors is missing" in problem
+    from index.model import bundled_model_path
+
+    assert encoder_problem(bundled_model_path()) is None
