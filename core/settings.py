@@ -93,6 +93,10 @@ class AnswerSettings(_Frozen):
     quote_margin: float = 0.08
     candidate_chunks: int = 6  # top fused chunks whose sentences compete to be quoted
     max_sentences: int = 8  # of those, how many are scored (16 scored the same, slower)
+    # A question word the model's WordPiece splits into >= this many pieces ("haploidentical")
+    # and no indexed passage contains makes the question off-topic (app/engine/coverage.
+    # specialized_absent; 0 = off).
+    rare_word_pieces: int = 4
     lexical_weight: float = 0.3  # share of term overlap in a sentence's score
     # Abstain unless the best evidence clears these: calibrated by `bala bench abstention`
     # (eval/calibrate.py) on the curated set and BioASQ questions over the demo library, with

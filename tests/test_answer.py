@@ -119,6 +119,16 @@ def test_a_formula_no_passage_holds_makes_the_question_off_topic(engine):
     assert answer.missing_terms == ("$x^2$",) and answer.reason == "off-topic"
 
 
+def test_a_specialized_word_no_passage_holds_makes_the_question_off_topic(engine):
+    # Held-out question v04: answered before with tisagenlecleucel sentences that say
+    # nothing on haploidentical transplant; the demo library has no such word.
+    answer = engine.ask("What is the survival after haploidentical transplant for relapsed B-ALL?")
+    assert answer.abstained and answer.quotes == () and answer.reason == "off-topic"
+    assert answer.missing_terms == ("haploidentical",)
+    # A specialized word the library has ("granulopoiesis") does not abstain on its own.
+    assert not engine.ask("What is emergency granulopoiesis?").abstained
+
+
 def test_a_drug_the_library_mentions_elsewhere_is_not_called_missing(engine):
     # The review mentions inotuzumab, but no retrieved passage covers the question's terms.
     answer = engine.ask("What are response rates to inotuzumab ozogamicin after CAR T relapse?")

@@ -98,3 +98,29 @@ def test_a_term_is_said_to_be_mentioned_only_when_written_somewhere():
     assert written_in_library(["IVIG"], question, lambda f: f.lower() in written.lower()) == [
         "IVIG"
     ]
+
+
+def test_specialized_words_no_passage_has_are_found_by_their_pieces():
+    from app.engine.coverage import specialized_absent
+    from index.lexical import tokenize
+
+    pieces = {"haploidentical": 5, "pyostomatitis": 6, "transplantation": 1, "durability": 3}
+    library = {t: 1.0 for t in tokenize("transplantation outcomes in children")}
+    question = "Does haploidentical transplantation or pyostomatitis affect durability in ALL?"
+    found = specialized_absent(question, library, lambda w: pieces.get(w, 1))
+    assert found == ["haploidentical", "pyostomatitis"]  # durability: 3 pieces, a plain word
+    assert specialized_absent(question, library, lambda w: 9, min_pieces=0) == []  # off
+    library.update({t: 1.0 for t in tokenize("haploidentical donors")})
+    assert specialized_absent(question, library, lambda w: pieces.get(w, 1)) == ["pyostomatitis"]
+    # Acronyms and codes are named terms' business; short words are never specialized.
+    assert specialized_absent("Is KMT2Ar or HLA-DRB1 in ALL?", {}, lambda w: 9) == []
+    assert specialized_absent("Is Milvexian an ALL drug?", {}, lambda w: 9) == ["Milvexian"]
+
+
+def test_the_bundled_tokenizer_splits_specialized_words_into_many_pieces():
+    from index.model import wordpiece_counter
+
+    pieces = wordpiece_counter()
+    assert pieces("haploidentical") >= 4 and pieces("pyostomatitis") >= 4
+    assert pieces("transplantation") < 4 and pieces("cholesterol") < 4
+    assert pieces("leukemia") == 1  # no padding or special tokens counted

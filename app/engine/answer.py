@@ -24,6 +24,7 @@ from app.engine.coverage import (
     is_drug_name,
     missing_in_library,
     missing_terms,
+    specialized_absent,
     written_in_library,
 )
 from app.engine.evidence_filter import is_non_evidence
@@ -33,6 +34,7 @@ from app.engine.scorer import rescore, uses_sentence_vectors
 from core.abstain import ANSWER, NO_ANSWER, Strength, decide, rescue_of
 from core.settings import AnswerSettings, Settings
 from index.embed import Embedder, load_embedder
+from index.model import wordpiece_counter
 from index.retrieve import Filters, Hit, search
 from index.retriever import Retriever, open_retriever
 
@@ -66,6 +68,7 @@ class Engine:
         self.retriever = retriever or open_retriever(settings)
         self.embedder: Embedder = embedder or load_embedder(settings.index)
         self.idf = self.retriever.idf()
+        self._pieces = wordpiece_counter()
         self.scorer = _load_scorer(settings.answer)
         self._lock = threading.Lock()
         self._model = self.scorer  # the model `_score` applies (features() swaps in none)
@@ -120,6 +123,11 @@ class Engine:
         ev = self.evidence(question, model=_NoModel(self.scorer))
         return [{"text": s.candidate.text, **s.signals} for s in ev.scored if s.signals]
 
+    def _absent_rare_words(self, query: Query) -> tuple[str, ...]:
+        """Specialized words of the question in no indexed passage (coverage.specialized_absent)."""
+        pieces = self.settings.answer.rare_word_pieces
+        return tuple(specialized_absent(query.text, self.idf, self._pieces, pieces))
+
     def _evidence(self, query: Query, query_vec, hits: list[Hit], model=None) -> Evidence:
         """Quote candidates only from passages that mention what the question names.
 
@@ -132,6 +140,10 @@ class Engine:
         """
         top = hits[: self.settings.answer.candidate_chunks]
         best_cos = max((h.dense_score or 0.0 for h in top), default=0.0)
+        rare = self._absent_rare_words(query)
+        if rare:
+            strength = Strength(best_cosine=best_cos, has_candidates=False, missing_in_library=rare)
+            return Evidence((), strength)
         contexts = [self._term_context(h) for h in top]
         nowhere = missing_terms(query, contexts)
         gaps = [missing_terms(query, [c]) for c in contexts]

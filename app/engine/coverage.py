@@ -8,6 +8,7 @@ abstains instead of quoting something tangential, and says which terms were miss
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from index.lexical import tokenize
@@ -153,6 +154,38 @@ def missing_in_library(labels, question, vocabulary: dict, mentions=None) -> lis
         present = any(_in_vocabulary(f, vocabulary) for f in _forms(label, by_label))
         if not present:
             out.append(label)
+    return out
+
+
+_PLAIN_WORD = re.compile(r"[A-Za-z]+")
+
+
+def specialized_absent(
+    question: str,
+    vocabulary: dict,
+    pieces: Callable[[str], int],
+    min_pieces: int = 4,
+    min_chars: int = 8,
+) -> list[str]:
+    """Specialized words of the question that no indexed passage contains.
+
+    A word is specialized when the embedding model's WordPiece vocabulary (general English)
+    splits it into at least `min_pieces` pieces: "haploidentical", "pyostomatitis",
+    "Milvexian"; not "transplant", "durability" or "cholesterol" (1-3 pieces). Acronyms and
+    codes are left to `named_terms`. Absent means its stem is not in the whole library's BM25
+    vocabulary (`vocabulary`: token -> idf), so a question about it cannot be answered from
+    this library. `min_pieces` 0 turns the check off.
+    """
+    if min_pieces <= 0:
+        return []
+    out = []
+    for word in _PLAIN_WORD.findall(question):
+        if len(word) < min_chars or not word[1:].islower():
+            continue
+        tokens = tokenize(word)
+        if tokens and any(t not in vocabulary for t in tokens):
+            if pieces(word.lower()) >= min_pieces and word not in out:
+                out.append(word)
     return out
 
 
