@@ -21,7 +21,7 @@ from eval.bioasq_data import doc_qrels, load_bioasq, subset, to_doc_run
 from eval.metrics import mrr_at_k, ndcg_at_k, percentiles, recall_at_k
 from eval.shared import write_json
 from index.dense import build_faiss
-from index.embed import EmbeddingCache, embed_cached, load_embedder, model_key
+from index.embed import EmbeddingCache, TorchEmbedder, embed_cached, load_embedder, model_key
 from index.lexical import Bm25Index
 from index.loaded import LoadedIndex
 from index.retrieve import search
@@ -53,33 +53,17 @@ def build_memory_index(corpus: dict, settings: Settings, cache_path: Path) -> tu
     return loaded, doc_ids, timings
 
 
-class DirEncoder:
-    """A sentence-transformers folder (e.g. `bala train encoder`'s) on torch fp32, for the
-    side-by-side bench only; normalized vectors like the production embedders."""
+def dir_encoder(model_dir: Path) -> TorchEmbedder:
+    """A sentence-transformers folder (e.g. `bala train encoder`'s) on torch fp32, named by
+    its weights' hash (so its vectors are cached apart from every other model's)."""
+    from index.model import offline
 
-    backend = "torch"
-
-    def __init__(self, model_dir: Path):
-        from sentence_transformers import SentenceTransformer
-
-        from index.model import offline
-
-        offline()
-        self.model = SentenceTransformer(
-            str(model_dir), device="cpu", model_kwargs={"use_safetensors": True}
-        )
-        weights = (Path(model_dir) / "model.safetensors").read_bytes()
-        self.model_id = f"dir:{sha256(weights).hexdigest()[:16]}"
-        self.dim = int(self.model.get_embedding_dimension())
-
-    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
-        vectors = self.model.encode(
-            list(texts), batch_size=64, normalize_embeddings=True, show_progress_bar=progress
-        )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+    offline()
+    weights = (Path(model_dir) / "model.safetensors").read_bytes()
+    return TorchEmbedder(f"dir:{sha256(weights).hexdigest()[:16]}", 64, Path(model_dir))
 
 
-def encoder_index(loaded, texts: list[str], encoder: DirEncoder, cache_path: Path):
+def encoder_index(loaded, texts: list[str], encoder: TorchEmbedder, cache_path: Path):
     """The same passages and BM25 as `loaded`, with `encoder`'s vectors in FAISS."""
     cache = EmbeddingCache(cache_path)
     try:
@@ -105,7 +89,7 @@ def _rankers(loaded, settings: Settings):
     return {"bm25": run(only_bm25), "dense": run(only_dense), "hybrid": run(cfg)}
 
 
-def _encoder_rankers(loaded, encoder: DirEncoder, settings: Settings, retrievers) -> dict:
+def _encoder_rankers(loaded, encoder: TorchEmbedder, settings: Settings, retrievers) -> dict:
     """Dense and hybrid with a fine-tuned encoder, the production fusion settings unchanged."""
     cfg = settings.retrieve
     configs = {"dense": cfg.replace(bm25_weight=0.0, prf_docs=0), "hybrid": cfg}
@@ -204,7 +188,7 @@ def run_bioasq_bench(
     rankers = _rankers(loaded, settings)
     retrievers = tuple(retrievers)
     if encoder_dir is not None:
-        encoder = DirEncoder(encoder_dir)
+        encoder = dir_encoder(encoder_dir)
         texts = [corpus[d]["text"] for d in doc_ids]
         tuned = encoder_index(loaded, texts, encoder, cache_path)
         extra = _encoder_rankers(tuned, encoder, settings, retrievers)

@@ -105,7 +105,11 @@ def _cmd_train_encoder(args, engine_for) -> int:
         print("error: no BioASQ golden files in ../shared/bench/bioasq")
         return 2
     per_question = args.per_question or PER_QUESTION
-    card = run_encoder_training(files, Path(args.out), per_question, args.seed)
+    try:
+        card = run_encoder_training(files, Path(args.out), per_question, args.seed)
+    except ValueError as exc:  # no development question to learn from
+        print(f"error: {exc}")
+        return 2
     _write_json(card, args.json)
     return 0
 

@@ -22,13 +22,16 @@ class TorchEmbedder:
 
     backend = "torch"
 
-    def __init__(self, model_id: str, batch_size: int = 64):
+    def __init__(self, model_id: str, batch_size: int = 64, model_dir: Path | None = None):
+        """The bundled model, or the sentence-transformers folder `model_dir` (safetensors
+        weights only; `bala bench bioasq --encoder` measures a fine-tuned one)."""
         from sentence_transformers import SentenceTransformer
 
         self.model_id = model_id
         self.batch_size = batch_size
+        folder = model_dir if model_dir is not None else bundled_model_path()
         self.model = SentenceTransformer(
-            str(bundled_model_path()), device="cpu", model_kwargs={"use_safetensors": True}
+            str(folder), device="cpu", model_kwargs={"use_safetensors": True}
         )
         self.dim = int(self.model.get_embedding_dimension())
 

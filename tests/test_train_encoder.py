@@ -61,7 +61,7 @@ def test_pairs_come_from_the_development_files_only(golden):
 
 
 def test_a_trained_encoder_is_benched_beside_the_bundled_one(golden, tmp_path):
-    from eval.bench_bioasq import DirEncoder, run_bioasq_bench
+    from eval.bench_bioasq import dir_encoder, run_bioasq_bench
     from eval.train_encoder import run_encoder_training
     from index.model import bundled_model_path
 
@@ -76,7 +76,7 @@ def test_a_trained_encoder_is_benched_beside_the_bundled_one(golden, tmp_path):
     card = run_encoder_training([train, golden[1]], out, per_question=1, max_steps=3)
     assert card["trained_on"]["pairs"] == 40 and (out / "card.json").exists()
 
-    tuned, bundled = DirEncoder(out), DirEncoder(bundled_model_path())
+    tuned, bundled = dir_encoder(out), dir_encoder(bundled_model_path())
     text = ["CD19-negative relapse after CAR T cells"]
     assert tuned.encode(text).shape == (1, 384)
     assert np.isclose(np.linalg.norm(tuned.encode(text)), 1.0, atol=1e-5)
