@@ -15,6 +15,7 @@ workers must have bala installed and see the input files at the same paths.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -29,6 +30,8 @@ from core.settings import IndexSettings, IngestSettings, Settings
 from core.types import IngestReport
 from index.ingest_runner import Loaded, Runner, load_one
 from index.model import MODEL_DIM
+from index.store_rows import document_from_dict, document_to_dict
+from ingest.loaders import LoadResult
 
 EMBED_BATCH = 256  # texts per actor call: one block of the dataset, cached when it returns
 RAY_BLOCK_CHUNKS = 50_000  # chunks per pool of actors (the local build's block, on Ray)
@@ -105,11 +108,11 @@ def _quiet_data(ray) -> None:
 class EmbedActor:
     """One Ray actor: one embedding model, loaded once, encoding the batches it is sent."""
 
-    def __init__(self, index: dict, threads: int):
+    def __init__(self, index_json: str, threads: int):
         os.environ["BALA_THREADS"] = str(threads)
         from index.embed import load_embedder
 
-        self.embedder = load_embedder(IndexSettings(**index))
+        self.embedder = load_embedder(IndexSettings.model_validate_json(index_json))
 
     def __call__(self, batch: dict) -> dict:
         # In row order, as the local build hands them over: texts of equal length then meet
@@ -127,7 +130,7 @@ class RayEmbedder:
 
     def __init__(self, settings: IndexSettings, actors: int = 1, threads: int = 1):
         self.model_id, self.backend, self.dim = settings.model_id, settings.backend, MODEL_DIM
-        self.index = settings.model_dump()
+        self.index_json = settings.model_dump_json()  # settings cross to actors as JSON
         self.actors, self.threads = actors, threads
         if settings.backend in ("onnx", "onnx-int8"):  # export once here, not in every actor
             from index.onnx_backend import ensure_exported
@@ -145,7 +148,7 @@ class RayEmbedder:
         blocks = math.ceil(len(items) / EMBED_BATCH)
         dataset = ray.data.from_items(items, override_num_blocks=blocks).map_batches(
             EmbedActor,
-            fn_constructor_kwargs={"index": self.index, "threads": self.threads},
+            fn_constructor_kwargs={"index_json": self.index_json, "threads": self.threads},
             compute=ray.data.ActorPoolStrategy(size=min(self.actors, blocks)),
             num_cpus=self.threads,
             batch_size=EMBED_BATCH,
@@ -161,13 +164,41 @@ class RayEmbedder:
         return out
 
 
+def load_as_json(path: str, sha256: str, settings_json: str) -> str:
+    """One file read in a Ray task, its outcome as JSON text: only strings cross between
+    processes, so nothing of ours is rebuilt by unpickling (Ray's own transport of a str is
+    all that remains)."""
+    result, reason = load_one(Path(path), sha256, IngestSettings.model_validate_json(settings_json))
+    if result is None:
+        return json.dumps({"reason": reason})
+    return json.dumps(
+        {
+            "documents": [document_to_dict(d) for d in result.documents],
+            "warnings": list(result.warnings),
+            "deleted_pmids": list(result.deleted_pmids),
+        },
+        ensure_ascii=False,
+    )
+
+
+def loaded_from_json(text: str) -> Loaded:
+    """The outcome `load_as_json` wrote: (LoadResult, "") or (None, reason)."""
+    data = json.loads(text)
+    if "reason" in data:
+        return None, data["reason"]
+    documents = tuple(document_from_dict(d) for d in data["documents"])
+    result = LoadResult(documents, tuple(data["warnings"]), tuple(data["deleted_pmids"]))
+    return result, ""
+
+
 def ray_load_files(items: list[tuple[Path, str]], settings: IngestSettings) -> list[Loaded]:
-    """Files read by Ray tasks (one file each, in parallel), outcomes in the order given;
-    Ray moves the arguments and the parsed documents between processes itself."""
+    """Files read by Ray tasks (one file each, in parallel), outcomes in the order given.
+    Paths, settings and parsed documents travel as JSON text (`load_as_json`)."""
     ray = _ray()
-    load = ray.remote(load_one)
-    shared = ray.put(settings)
-    return list(ray.get([load.remote(path, sha, shared) for path, sha in items]))
+    load = ray.remote(load_as_json)
+    settings_json = settings.model_dump_json()
+    outcomes = ray.get([load.remote(str(path), sha, settings_json) for path, sha in items])
+    return [loaded_from_json(text) for text in outcomes]
 
 
 def ray_runner(actors: int = 1, threads: int = 1) -> Runner:

@@ -1,12 +1,13 @@
 """The store's JSON columns: a Source as flat JSON (sources.meta) and a document's reference
-list and in-text citations (doc_refs), written and read back the same way."""
+list and in-text citations (doc_refs), written and read back the same way; and a whole
+Document as plain JSON values, for moving parsed files between processes without pickle."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import fields
 
-from core.types import Citation, Document, Reference, Source
+from core.types import Citation, Document, PageSpan, Reference, Source
 
 _SOURCE_FIELDS = tuple(f.name for f in fields(Source))
 
@@ -26,7 +27,11 @@ _TUPLE_FIELDS = tuple(f.name for f in fields(Source) if str(f.type).startswith("
 def source_from_json(raw: str) -> Source:
     """A Source from its flat JSON; fields a store predates take their defaults, and fields
     this bala does not know (a newer store) are ignored."""
-    data = json.loads(raw)
+    return source_from_dict(json.loads(raw))
+
+
+def source_from_dict(data: dict) -> Source:
+    """A Source from its flat dict (as `source_from_json`)."""
     data = {k: v for k, v in data.items() if k in _SOURCE_FIELDS}
     for name in _TUPLE_FIELDS:
         if name in data:
@@ -52,3 +57,29 @@ def refs_from_json(refs: str, cits: str) -> tuple[tuple[Reference, ...], tuple[C
     )
     citations = tuple(Citation(s, e, tuple(ns), ms, me) for s, e, ns, ms, me in json.loads(cits))
     return references, citations
+
+
+def document_to_dict(document: Document) -> dict:
+    """A whole Document as plain JSON values (what crosses a process boundary, e.g. Ray)."""
+    refs, cits = refs_to_json(document)
+    return {
+        "source": source_to_dict(document.source),
+        "text": document.text,
+        "page_spans": [[p.page, p.start, p.end] for p in document.page_spans],
+        "fixed_spans": [list(s) for s in document.fixed_spans],
+        "references": refs,
+        "citations": cits,
+    }
+
+
+def document_from_dict(data: dict) -> Document:
+    """The Document `document_to_dict` describes, equal to the original."""
+    references, citations = refs_from_json(data["references"], data["citations"])
+    return Document(
+        source=source_from_dict(data["source"]),
+        text=data["text"],
+        page_spans=tuple(PageSpan(*p) for p in data["page_spans"]),
+        fixed_spans=tuple((s, e, section) for s, e, section in data["fixed_spans"]),
+        references=references,
+        citations=citations,
+    )

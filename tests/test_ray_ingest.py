@@ -153,3 +153,34 @@ def test_an_unreachable_cluster_is_an_error_naming_its_address(tmp_path, capsys)
     assert code == 1
     assert f"the Ray cluster at {address} is unreachable" in capsys.readouterr().err
     assert not (tmp_path / "index" / "current").exists()
+
+
+def test_parsed_files_cross_processes_as_json_and_come_back_equal(tmp_path):
+    """What a Ray task returns is JSON text (nothing of ours is unpickled), and it rebuilds the
+    very documents a local read gives: page spans, reference lists, citations and fixed
+    passages included; a bad file's reason comes back as it was."""
+    from core.settings import IngestSettings
+    from index.ingest_runner import load_one
+    from index.ray_ingest import load_as_json, loaded_from_json
+
+    settings = IngestSettings()
+    jsonl = tmp_path / "passages.jsonl"
+    jsonl.write_text(
+        json.dumps({"pmid": "1", "text": "CD19-negative relapse follows CAR T cells."}) + "\n",
+        encoding="utf-8",
+    )
+    bad = tmp_path / "broken.pdf"
+    bad.write_bytes(b"%PDF-1.4 not really")
+    files = [
+        shared_path("corpus", "review", "lamble-2025-blood.pdf"),  # pages
+        shared_path("fixtures", "jats", "1471-2180-11-174.nxml"),  # references, citations
+        jsonl,  # fixed passages
+        bad,
+    ]
+    for path in files:
+        local = load_one(path, "sha", settings)
+        text = load_as_json(str(path), "sha", settings.model_dump_json())
+        assert isinstance(text, str) and loaded_from_json(text) == local, path.name
+    review, jats = (load_one(p, "sha", settings)[0].documents[0] for p in files[:2])
+    assert review.page_spans and jats.references and jats.citations  # the hard parts crossed
+    assert load_one(bad, "sha", settings)[0] is None
