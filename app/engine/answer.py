@@ -131,8 +131,10 @@ class Engine:
     def _evidence(self, query: Query, query_vec, hits: list[Hit], model=None) -> Evidence:
         """Quote candidates only from passages that mention what the question names.
 
-        A passage is read together with its source's title and must mention every named term
-        when the question names one or two, all but one when it names more. A term no top
+        A specialized word of the question that no indexed passage contains ("haploidentical")
+        makes it off topic at once. A passage is read together with its source's title and must
+        mention every named term when the question names one or two, all but one when it names
+        more. A term no top
         passage mentions is looked up in the whole library: absent there, the question is off
         topic; present, the library has the topic but the retrieved passages do not answer
         (and the term is reported as mentioned only when a stored text contains it as
