@@ -124,3 +124,41 @@ def test_the_bundled_tokenizer_splits_specialized_words_into_many_pieces():
     assert pieces("haploidentical") >= 4 and pieces("pyostomatitis") >= 4
     assert pieces("transplantation") < 4 and pieces("cholesterol") < 4
     assert pieces("leukemia") == 1  # no padding or special tokens counted
+
+
+def test_an_eponym_is_named_by_its_pair_of_words_and_looked_up_as_written():
+    from app.engine.coverage import missing_in_library
+    from app.engine.query import analyse
+
+    question = "How do children with Down syndrome ALL fare after CAR T?"
+    assert _labels(question) == ["ALL", "CAR T", "Down syndrome"]
+    assert _labels("Which gene is mutated in Li-Fraumeni syndrome?") == ["Li-Fraumeni syndrome"]
+    assert _labels("Is Hodgkin's lymphoma curable?") == ["Hodgkin lymphoma"]  # possessive dropped
+    assert _labels("Down syndrome and leukemia?") == []  # a capital that starts the question
+    assert _labels("Is CADM1 raised in Myelodysplastic syndrome?") == ["CADM1"]  # an adjective
+    assert _labels("Outcomes of Acute Lymphoblastic Leukemia") == ["acute lymphoblastic leukemia"]
+    # each word alone is common: only the pair mentions it, with or without the possessive
+    assert missing_terms(question, ["Down's syndrome patients with ALL had CAR T"]) == []
+    assert missing_terms(question, ["ALL in Down-syndrome after CAR T"]) == []
+    assert missing_terms(question, ["ALL relapse after CAR T went down; a syndrome"]) == [
+        "Down syndrome"
+    ]
+    assert missing_terms(question, ["Downregulation of CD19 in ALL after CAR T"]) == [
+        "Down syndrome"
+    ]
+    # the name alone, as a name, mentions it ("Alzheimer's ... AD")
+    alzheimer = "Is minocycline effective in Alzheimer disease?"
+    assert missing_terms(alzheimer, ["Minocycline in Alzheimer\u2019s: AD patients"]) == []
+    # a slip in a long name is forgiven, not in a short one
+    misspelt = "What is the genetic cause of Freidreich's ataxia?"
+    assert missing_terms(misspelt, ["Friedreich's ataxia is caused by GAA repeats"]) == []
+    assert missing_terms("Are children with Dawn syndrome at risk?", ["Down syndrome"]) == [
+        "Dawn syndrome"
+    ]
+    # in the library: both words are indexed, so the stored texts are searched for the pair
+    query, vocabulary = analyse(question), {"down": 1.0, "syndrom": 1.0}
+    texts = ["CAR T counts went down", "cytokine release syndrome"]
+    scan = lambda form: any(form.lower() in t.lower() for t in texts)  # noqa: E731
+    assert missing_in_library(["Down syndrome"], query, vocabulary, scan) == ["Down syndrome"]
+    texts.append("children with Down's syndrome")
+    assert missing_in_library(["Down syndrome"], query, vocabulary, scan) == []

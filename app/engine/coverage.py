@@ -35,6 +35,79 @@ _FORMULA = re.compile(
 )
 
 
+# An eponym or place name with its disease noun, inside the question: "Down syndrome",
+# "Li-Fraumeni syndrome", "Hodgkin's lymphoma". The capital must not start the question, and
+# the noun is lower case (a Title-Cased "Acute Lymphoblastic Leukemia" is no eponym). Each word
+# alone is common ("down"), so only the pair names the condition.
+_EPONYM_NOUNS = (
+    "syndrome|disease|lymphoma|leuka?emia|anaemia|anemia|sarcoma|tumou?r|palsy|ataxia"
+    "|dystrophy|encephalopathy|thyroiditis|phenomenon|sign|hump"
+)
+_EPONYM = re.compile(
+    rf"(?<=[\s(,;/])([A-Z][a-z]+(?:-[A-Z][a-z]+)*)(?:['\u2019]s)?\s+({_EPONYM_NOUNS})\b"
+)
+
+
+# A capitalized adjective is no name ("Myelodysplastic syndrome", "Autoimmune disease").
+_ADJECTIVE = re.compile(r"(?:ic|al|ous|ive|ary|ory|oid|une)$")
+
+
+def eponyms(question: str) -> list[tuple[str, tuple[int, int]]]:
+    """Eponymous conditions named in the question ("Down syndrome"), possessive dropped."""
+    return [
+        (f"{m.group(1)} {m.group(2)}", m.span())
+        for m in _EPONYM.finditer(question)
+        if not _ADJECTIVE.search(m.group(1))
+    ]
+
+
+def is_eponym(label: str) -> bool:
+    return _EPONYM.fullmatch(" " + label, 1) is not None
+
+
+def _eponym_forms(label: str) -> list[str]:
+    """What the whole library is searched for: "Down syndrome", "Down-syndrome", "Down's
+    syndrome", and the name with its possessive ("Alzheimer's"); the name alone is not searched
+    for, as the case-folded search finds "down" everywhere."""
+    name, noun = label.rsplit(" ", 1)
+    possessive = [f"{name}'s {noun}", f"{name}\u2019s {noun}", f"{name}'s", f"{name}\u2019s"]
+    return [label, f"{name}-{noun}", *possessive]
+
+
+def _eponym_mentioned(label: str, evidence: str) -> bool:
+    """The pair in any case, with or without the possessive or a hyphen ("Down's syndrome",
+    "Achard-Thiers-Syndrome"), or the name alone as a name: capitalized, not part of a longer
+    word ("Alzheimer's", not "Downregulation" or "Down-regulated"); a text about Alzheimer's
+    disease may call it AD after naming it once. A name of 6 letters or more also matches a
+    capitalized word one slip away ("Freidreich" asked, "Friedreich" written)."""
+    name, noun = label.rsplit(" ", 1)
+    pair = re.escape(name) + r"(?:['\u2019]s)?[\s-]+" + re.escape(noun) + "s?"
+    if re.search(r"(?<!\w)" + pair + r"(?!\w)", evidence, re.IGNORECASE):
+        return True
+    if re.search(rf"(?<![\w-]){re.escape(name)}(?:['\u2019]s)?(?![\w-])", evidence):
+        return True
+    if len(name) < 6:  # "Down" has too many near neighbours to allow a slip
+        return False
+    return any(_one_edit(name, w) for w in set(_CAPITALIZED.findall(evidence)))
+
+
+# Capitalized words of a text, for a name the question may misspell ("Freidreich's ataxia").
+_CAPITALIZED = re.compile(r"(?<![\w-])[A-Z][a-z]+(?:-[A-Z][a-z]+)*(?![\w-])")
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """a and b differ by at most one substitution, insertion, deletion or swap of neighbours."""
+    if abs(len(a) - len(b)) > 1 or a == b:
+        return a == b
+    if len(a) == len(b):
+        diff = [i for i, (x, y) in enumerate(zip(a, b)) if x != y]
+        swap = len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]]
+        return len(diff) == 1 or (swap and a[diff[1]] == b[diff[0]])
+    short, long_ = sorted((a, b), key=len)
+    i = next((k for k, (x, y) in enumerate(zip(short, long_)) if x != y), len(short))
+    return short[i:] == long_[i + 1 :]
+
+
 def is_formula(label: str) -> bool:
     """The whole label is a formula (looked up as written: it has no words to index)."""
     return _FORMULA.fullmatch(label) is not None
@@ -87,7 +160,7 @@ def named_terms(question: str) -> list[NamedTerm]:
         for form in forms:
             for m in re.finditer(re.escape(form), question, re.IGNORECASE):
                 covered_spans.append(m.span())
-    for label, (start, end) in _codes(question):
+    for label, (start, end) in _codes(question) + eponyms(question):
         overlaps = any(start < e and s < end for s, e in covered_spans)
         if not overlaps and label not in {t.label for t in terms}:
             terms.append(NamedTerm(label, None))
@@ -108,6 +181,8 @@ def _mentioned(term: NamedTerm, evidence: str, evidence_tokens: set[str]) -> boo
         return any(len(t) > 1 and set(t) <= evidence_tokens for t in long_forms)
     if is_formula(term.label):
         return term.label.lower() in evidence.lower()
+    if is_eponym(term.label):
+        return _eponym_mentioned(term.label, evidence)
     pattern = r"(?<![\w])" + re.escape(term.label) + r"(?![\w])"
     return re.search(pattern, evidence, re.IGNORECASE) is not None
 
@@ -147,8 +222,8 @@ def missing_in_library(labels, question, vocabulary: dict, mentions=None) -> lis
     by_label = {t.label: t for t in _named(question)}
     out = []
     for label in labels:
-        if is_formula(label):
-            if mentions is not None and not mentions(label):
+        if is_formula(label) or (is_eponym(label) and mentions is not None):
+            if mentions is not None and not any(mentions(f) for f in _forms(label, by_label)):
                 out.append(label)
             continue
         present = any(_in_vocabulary(f, vocabulary) for f in _forms(label, by_label))
@@ -202,7 +277,7 @@ def written_in_library(labels, question, mentions) -> list[str]:
 def _forms(label: str, by_label: dict[str, NamedTerm]) -> list[str]:
     """The label as written, then the other forms of its vocabulary concept (no repeats)."""
     term = by_label.get(label)
-    forms = [label]
+    forms = _eponym_forms(label) if is_eponym(label) else [label]
     if term is not None and term.entry is not None:
         forms += list(VOCABULARY[term.entry].short + VOCABULARY[term.entry].long)
     return list(dict.fromkeys(forms))
