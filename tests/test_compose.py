@@ -56,6 +56,19 @@ def test_sentence_spans_keep_abbreviations_and_decimals_whole():
     ]
 
 
+def test_a_full_stop_glued_to_the_next_sentence_still_ends_one():
+    text = (
+        "Durable Remissions with Ivosidenib in IDH1-Mutated AML.In patients with AML, "
+        "ivosidenib was active (VEGF-A).Objective: To assess e.g.The U.S.Food and Dr.Smith data."
+    )
+    got = [text[s:e] for s, e in sentence_spans(text)]
+    assert got == [
+        "Durable Remissions with Ivosidenib in IDH1-Mutated AML.",
+        "In patients with AML, ivosidenib was active (VEGF-A).",
+        "Objective: To assess e.g.The U.S.Food and Dr.Smith data.",
+    ]
+
+
 def test_line_break_markup_ends_a_sentence_and_section_labels_are_left_out():
     text = (
         "Tisagenlecleucel showed efficacy in a phase 2a study.<br><b>METHODS</b>: We enrolled "
@@ -185,6 +198,20 @@ def test_a_how_question_asks_about_its_process():
     assert speaks_of(("categorized",), ["Relapses fall into three categories."])
     assert not speaks_of(("graded",), ["CRS is a systemic inflammatory condition."])
     assert speaks_of((), ["anything"])  # no process asked: nothing to speak of
+
+
+def test_a_question_asking_for_a_figure_needs_a_quotable_figure():
+    assert asked_process("How often does B-ALL relapse as CD19-negative disease?") == ("how often",)
+    assert asked_process("What is the rate of CRS after CAR T?") == ("what is the rate",)
+    assert asked_process("How   many patients relapse?") == ("how many",)
+    asked = ("how often",)
+    # a number that is part of a name or a label is no figure; a count, a percent or a word is
+    for text in ("CD19-negative relapse after a phase 1-2a study", "a phase 2 trial of grade 3"):
+        assert not speaks_of(asked, [text], [text])
+    for text in ("in 12 of 30 patients", "CR was 81%", "median 4.5 months", "it rarely occurs"):
+        assert speaks_of(asked, [text], [text])
+    # only a quotable sentence counts: a figure elsewhere is most often about something else
+    assert not speaks_of(asked, ["CD19 loss", "81% CR with tisagenlecleucel"], ["CD19 loss"])
 
 
 def test_an_unaddressed_process_is_a_no_answer_verdict():

@@ -5,8 +5,13 @@ from __future__ import annotations
 import re
 
 # A boundary: end punctuation, optional closing quote/bracket, whitespace, then a capital,
-# digit or opening bracket. Exceptions are checked on the word before the full stop.
-_BOUNDARY = re.compile(r"[.!?][\"')\]]*\s+(?=[A-Z0-9(\[\"'])")
+# digit or opening bracket. Exceptions are checked on the word before the full stop. Some
+# PubMed excerpts glue a title or a section to the next sentence with no space
+# ("...refractory AML.In patients", "(VEGF-A).Objective: To"): a full stop after two letters,
+# digits or a bracket and before a capitalized word ends a sentence too.
+_BOUNDARY = re.compile(
+    r"[.!?][\"')\]]*\s+(?=[A-Z0-9(\[\"'])|(?<=[A-Za-z0-9)]{2})[.!?](?=[A-Z][a-z])"
+)
 _NO_BREAK_AFTER = re.compile(
     r"(?:\b(?:e\.g|i\.e|et al|vs|approx|incl|Fig|Figs|Ref|No|Dr|Drs|Mr|Ms|Prof|St|ca|cf|"
     r"resp|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|Inc|Ltd|Co|Eq|Vol|pp|min|max)"
