@@ -151,6 +151,17 @@ def test_a_how_question_no_passage_speaks_to_abstains_with_that_reason(engine):
     assert "categorized by CD19-positive relapse" in answered.quotes[0].text
 
 
+def test_a_question_asking_for_a_figure_abstains_when_no_quote_gives_one(engine):
+    # Held-out set 2, w06: the review names CD19-negative relapse but gives no frequency.
+    answer = engine.ask(
+        "How often does B-ALL relapse as CD19-negative disease after CD19-directed CAR T-cell "
+        "therapy?"
+    )
+    assert answer.abstained and answer.reason == "no-answer"
+    assert answer.unaddressed == ("how often",)
+    assert "give no figure" in unaddressed_line(answer)
+
+
 def test_a_term_the_library_has_is_never_reported_missing(engine):
     """52 demo passages mention tocilizumab: an abstention must not say none does."""
     answer = engine.ask("Does tocilizumab given before CAR T infusion prevent ICANS in B-ALL?")

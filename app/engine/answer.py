@@ -177,7 +177,8 @@ class Engine:
             for h in covering + [f for _, _, f in followers]
         )
         texts = [s.candidate.text for s in scored]
-        unaddressed = () if speaks_of(query.process, texts) else query.process
+        shown = [s.candidate.text for s in scored if s.answer >= self.settings.answer.quote_bar]
+        unaddressed = () if speaks_of(query.process, texts, shown or texts[:1]) else query.process
         return Evidence(tuple(scored), _strength(scored, best_cos, unaddressed), passages)
 
     def _context(self, hit: Hit) -> str:

@@ -110,5 +110,7 @@ def _source_json(cited: CitedSource) -> dict:
 
 def unaddressed_line(answer) -> str:
     """What an abstention says when no passage speaks of the process asked about."""
-    words = " or ".join(getattr(answer, "unaddressed", ()))
-    return f"None of the retrieved passages says how it is {words}."
+    asked = getattr(answer, "unaddressed", ())
+    if asked and asked[0].startswith(("how ", "what ")):  # a figure (app/engine/query.py)
+        return f"The closest passages give no figure, and the question asks \u201c{asked[0]}\u201d."
+    return f"None of the retrieved passages says how it is {' or '.join(asked)}."

@@ -46,9 +46,36 @@ GENERIC_PARTICIPLES = frozenset(
 )
 
 
+# "How often…?", "How many…?", "What proportion…?": the question asks for a figure, which a
+# quotable answer must give (`gives_figure`); its process is the asking phrase ("how often").
+_ASKS_FIGURE = re.compile(
+    r"^\s*(how\s+(?:often|many|much|frequent(?:ly)?|common(?:ly)?|likely)"
+    r"|what\s+(?:is\s+the\s+|are\s+the\s+)?(?:proportion|percentage|fraction|share|rate"
+    r"|number|incidence|prevalence|frequency))\b",
+    re.I,
+)
+# A figure: a number that is not part of a name or a label (CD19, phase 1-2a, "phase 2", "grade
+# 3"), a percent sign, or a word of number or frequency.
+_FIGURE = re.compile(
+    r"(?<!phase )(?<!grade )(?<!stage )(?<!type )(?<![\w.-])\d+(?:[.,]\d+)?(?![\w-])|%"
+    r"|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|hundred|thousand"
+    r"|million|dozen|twice|half|third|quarter|majority|most|few|several|rare|rarely|uncommon"
+    r"|common|commonly|frequent|frequently|often|occasional|occasionally|percent)\b",
+    re.I,
+)
+
+
+def asks_figure(process: tuple[str, ...]) -> bool:
+    return bool(process) and _ASKS_FIGURE.match(process[0]) is not None
+
+
 def asked_process(question: str) -> tuple[str, ...]:
     """The participles a "How is X Ved?" question asks about (hyphenated adjectives such as
-    "CD19-directed" and generic ones such as "used" left out)."""
+    "CD19-directed" and generic ones such as "used" left out), or the phrase of a question
+    that asks for a figure ("how often")."""
+    figure = _ASKS_FIGURE.match(question)
+    if figure:
+        return (" ".join(figure.group(1).lower().split()),)
     m = _HOW_PASSIVE.match(question)
     if not m:
         return ()
@@ -61,10 +88,14 @@ def asked_process(question: str) -> tuple[str, ...]:
     )  # fmt: skip
 
 
-def speaks_of(process: tuple[str, ...], texts: list[str]) -> bool:
+def speaks_of(process: tuple[str, ...], texts: list[str], quotable: list[str] = ()) -> bool:
     """Whether some text speaks of one of the asked processes in any form ("graded",
     "grade", "grading"; "categorized", "categories"): a BM25 token of the text starting with
-    the participle's stem."""
+    the participle's stem. For a question asking for a figure: whether a `quotable` text
+    (one the answer would show) gives one - a figure elsewhere among the candidates is most
+    often about something else."""
+    if asks_figure(process):
+        return any(_FIGURE.search(t) for t in quotable)
     stems = [s for word in process for s in tokenize(word)]
     if not stems:
         return True
