@@ -55,9 +55,10 @@ _ASKS_FIGURE = re.compile(
     re.I,
 )
 # A figure: a number that is not part of a name or a label (CD19, phase 1-2a, "phase 2", "grade
-# 3"), a percent sign, or a word of number or frequency.
+# 3") nor a year (2017), a percent sign, or a word of number or frequency.
 _FIGURE = re.compile(
-    r"(?<!phase )(?<!grade )(?<!stage )(?<!type )(?<![\w.-])\d+(?:[.,]\d+)?(?![\w-])|%"
+    r"(?<!phase )(?<!grade )(?<!stage )(?<!type )(?<![\w.-])(?!(?:19|20)\d\d\b)\d+(?:[.,]\d+)?"
+    r"(?![\w-])|%"
     r"|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|hundred|thousand"
     r"|million|dozen|twice|half|third|quarter|majority|most|few|several|rare|rarely|uncommon"
     r"|common|commonly|frequent|frequently|often|occasional|occasionally|percent)\b",
