@@ -42,6 +42,17 @@ def test_curated_set_gate(demo_index):
     assert _regressions(summary, EXPECTED["curated"]) == []
 
 
+@pytest.mark.parametrize("eval_set", sorted(EXPECTED["holdout"]))
+def test_held_out_set_gate(demo_index, eval_set):
+    from app.cli import engine_functions
+
+    fns = engine_functions(demo_index)
+    questions = load_eval_set(REPO / eval_set)
+    summary = run_eval(questions, fns.ask, fns.rank_sources, fns.stored_slice)["summary"]
+    assert summary["answerable"] == 16 and summary["questions"] == 23
+    assert _regressions(summary, EXPECTED["holdout"][eval_set]) == []
+
+
 def test_bioasq_subset_gate(tmp_path):
     from eval.bench_bioasq import run_bioasq_bench
 
