@@ -115,6 +115,10 @@ def test_specialized_words_no_passage_has_are_found_by_their_pieces():
     # Acronyms and codes are named terms' business; short words are never specialized.
     assert specialized_absent("Is KMT2Ar or HLA-DRB1 in ALL?", {}, lambda w: 9) == []
     assert specialized_absent("Is Milvexian an ALL drug?", {}, lambda w: 9) == ["Milvexian"]
+    # a prefix joined to a word the library writes hyphenated is no new word
+    library = {t: 1.0 for t in tokenize("its anti-lymphoma effect after a post-transplant relapse")}
+    question = "What is the antilymphoma effect of posttransplant antihaploidentical cells?"
+    assert specialized_absent(question, library, lambda w: 9) == ["antihaploidentical"]
 
 
 def test_the_bundled_tokenizer_splits_specialized_words_into_many_pieces():

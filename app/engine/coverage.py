@@ -260,8 +260,29 @@ def specialized_absent(
         tokens = tokenize(word)
         if tokens and any(t not in vocabulary for t in tokens):
             if pieces(word.lower()) >= min_pieces and word not in out:
-                out.append(word)
+                if not _prefixed_known(word, vocabulary):
+                    out.append(word)
     return out
+
+
+# Prefixes clinical writing joins with or without a hyphen ("anti-lymphoma", "antilymphoma").
+_PREFIXES = (
+    "anti", "non", "post", "pre", "re", "co", "sub", "inter", "intra", "multi", "over", "under",
+    "hyper", "hypo", "pan", "pro", "semi", "trans", "ultra", "counter", "auto", "neo", "peri",
+)  # fmt: skip
+
+
+def _prefixed_known(word: str, vocabulary: dict) -> bool:
+    """A prefix joined to a word the library has: "antilymphoma" when a passage writes
+    "anti-lymphoma" (BM25 indexes "anti" and "lymphoma" apart), "posttransplant"."""
+    lower = word.lower()
+    for prefix in _PREFIXES:
+        rest = lower[len(prefix) :]
+        if lower.startswith(prefix) and len(rest) >= 4 and prefix in vocabulary:
+            tokens = tokenize(rest)
+            if tokens and all(t in vocabulary for t in tokens):
+                return True
+    return False
 
 
 def written_in_library(labels, question, mentions) -> list[str]:
