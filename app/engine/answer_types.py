@@ -109,7 +109,8 @@ def _source_json(cited: CitedSource) -> dict:
 
 
 def unaddressed_line(answer) -> str:
-    """What an abstention says when no passage speaks of the process asked about."""
+    """What an abstention says when no passage speaks of the process asked about, or when no
+    passage that would be quoted gives the figure the question asks for."""
     asked = getattr(answer, "unaddressed", ())
     if asked and asked[0].startswith(("how ", "what ")):  # a figure (app/engine/query.py)
         return f"The closest passages give no figure, and the question asks \u201c{asked[0]}\u201d."

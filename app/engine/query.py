@@ -47,7 +47,7 @@ GENERIC_PARTICIPLES = frozenset(
 
 
 # "How often…?", "How many…?", "What proportion…?": the question asks for a figure, which a
-# quotable answer must give (`gives_figure`); its process is the asking phrase ("how often").
+# quotable answer must give (`speaks_of`); its process is the asking phrase ("how often").
 _ASKS_FIGURE = re.compile(
     r"^\s*(how\s+(?:often|many|much|frequent(?:ly)?|common(?:ly)?|likely)"
     r"|what\s+(?:is\s+the\s+|are\s+the\s+)?(?:proportion|percentage|fraction|share|rate"
