@@ -166,3 +166,23 @@ def test_an_eponym_is_named_by_its_pair_of_words_and_looked_up_as_written():
     assert missing_in_library(["Down syndrome"], query, vocabulary, scan) == ["Down syndrome"]
     texts.append("children with Down's syndrome")
     assert missing_in_library(["Down syndrome"], query, vocabulary, scan) == []
+
+
+def test_a_code_is_mentioned_however_its_letters_and_digits_are_joined():
+    from app.engine.coverage import missing_in_library, written_in_library
+    from app.engine.query import analyse
+
+    question = "Does IL6 rise in CRS after CAR T?"
+    assert "IL6" in _labels(question)
+    evidence = ["IL-6 rises in CRS after CAR T"]
+    assert missing_terms(question, evidence) == []
+    assert (
+        missing_terms("Does IL-6 rise in CRS after CAR T?", ["IL6 rises in CRS after CAR T"]) == []
+    )
+    assert missing_terms(question, ["IL-6R rises in CRS after CAR T"]) == ["IL6"]  # another code
+    # in the library: the hyphenated spelling's tokens and the written form count
+    query = analyse(question)
+    assert missing_in_library(["IL6"], query, {"il": 1.0, "6": 1.0}) == []
+    assert missing_in_library(["IL6"], query, {"crs": 1.0}) == ["IL6"]
+    scan = lambda form: form.lower() in evidence[0].lower()  # noqa: E731
+    assert written_in_library(["IL6"], query, scan) == ["IL6"]

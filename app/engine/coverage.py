@@ -183,8 +183,19 @@ def _mentioned(term: NamedTerm, evidence: str, evidence_tokens: set[str]) -> boo
         return term.label.lower() in evidence.lower()
     if is_eponym(term.label):
         return _eponym_mentioned(term.label, evidence)
-    pattern = r"(?<![\w])" + re.escape(term.label) + r"(?![\w])"
+    written = r"[\s-]?".join(map(re.escape, _CODE_PARTS.findall(term.label)))
+    pattern = r"(?<![\w])" + (written or re.escape(term.label)) + r"(?![\w])"
     return re.search(pattern, evidence, re.IGNORECASE) is not None
+
+
+# A code's runs of letters and of digits: "IL6", "IL-6" and "IL 6" name one interleukin.
+_CODE_PARTS = re.compile(r"[A-Za-z]+|\d+")
+
+
+def _code_forms(label: str) -> list[str]:
+    """A code as written, with its runs joined and hyphenated ("IL6", "IL-6")."""
+    parts = _CODE_PARTS.findall(label)
+    return [label, "".join(parts), "-".join(parts)] if len(parts) > 1 else [label]
 
 
 def _named(question) -> list[NamedTerm]:
@@ -296,9 +307,14 @@ def written_in_library(labels, question, mentions) -> list[str]:
 
 
 def _forms(label: str, by_label: dict[str, NamedTerm]) -> list[str]:
-    """The label as written, then the other forms of its vocabulary concept (no repeats)."""
+    """The label as written (and a code's or an eponym's spellings), then the other forms of
+    its vocabulary concept (no repeats)."""
     term = by_label.get(label)
-    forms = _eponym_forms(label) if is_eponym(label) else [label]
+    forms = [label]
+    if is_eponym(label):
+        forms = _eponym_forms(label)
+    elif term is not None and term.entry is None and not is_formula(label):
+        forms = _code_forms(label)
     if term is not None and term.entry is not None:
         forms += list(VOCABULARY[term.entry].short + VOCABULARY[term.entry].long)
     return list(dict.fromkeys(forms))
