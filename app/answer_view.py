@@ -42,8 +42,9 @@ STYLE = """<style>
 
 
 # After an answer, show its question and first quote: Streamlit's chat view sticks to the
-# bottom (sources, feedback), so bring the newest question to the top for a moment, unless
-# the reader scrolls first. Static script; the only value in it is a hex answer id.
+# bottom (sources, feedback), so bring the newest question to the top for 6 seconds (a slow
+# machine draws the cited evidence and feedback late, and the view sticks to the bottom again),
+# unless the reader scrolls first. Static script; the only value in it is a hex answer id.
 SCROLL_SCRIPT = """<script>
 (() => {
   const target = "bala-q-%s";
@@ -55,7 +56,7 @@ SCROLL_SCRIPT = """<script>
     const el = document.getElementById(target);
     const msg = el && el.closest('[data-testid="stChatMessage"]');
     if (msg) msg.scrollIntoView({block: "start"});
-    if (++tries < 16) setTimeout(go, 150);
+    if (++tries < 40) setTimeout(go, 150);
   };
   go();
 })();

@@ -106,6 +106,10 @@ def test_first_quote_in_view_after_answering(viewport, request, tmp_path):
     messages = page.get_by_test_id("stChatMessage")
     question = messages.nth(messages.count() - 2)
     first_quote = answer.locator("blockquote").first
+    for _ in range(12):  # a slow machine draws late; the app keeps scrolling for 6 s
+        if in_viewport(question) and in_viewport(first_quote):
+            break
+        page.wait_for_timeout(250)
     screenshot(page, tmp_path / f"after-answer-{viewport}.png", full=False)
     assert in_viewport(question), "the question is not in view after answering"
     assert in_viewport(first_quote), "the first quote is not in view after answering"
