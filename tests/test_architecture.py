@@ -145,6 +145,7 @@ PICKLE_LOADING = re.compile(
     r"\bimport (?:c?pickle|dill|joblib|shelve|cloudpickle)\b"
     r"|\bfrom (?:c?pickle|dill|joblib|shelve|cloudpickle)\b"
     r"|\bpickle\.loads?\(|\btorch\.load\(|\bread_pickle\(|\bst\.cache_data\b"
+    r"|\ballow_pickle=True\b"
 )
 
 
@@ -167,10 +168,13 @@ def _np_loads_without_allow_pickle_false(source: str) -> list[int]:
 
 
 def test_no_source_loads_a_pickle():
+    """Nor do the tests (this file only spells the patterns it looks for)."""
     found = []
-    for package in PACKAGES:
+    for package in (*PACKAGES, "tests"):
         for path in (REPO / package).rglob("*.py"):
             rel = path.relative_to(REPO).as_posix()
+            if rel == "tests/test_architecture.py":
+                continue
             text = path.read_text(encoding="utf-8")
             for n, line in enumerate(text.splitlines(), 1):
                 if PICKLE_LOADING.search(line):
@@ -183,5 +187,6 @@ def test_no_source_loads_a_pickle():
     # the checks can fail
     assert PICKLE_LOADING.search("rows = st.cache_data(fn)")
     assert PICKLE_LOADING.search("import pickle")
+    assert PICKLE_LOADING.search("np.save(path, rows, allow_pickle=True)")
     assert _np_loads_without_allow_pickle_false("x = np.load(\n    path\n)") == [1]
     assert _np_loads_without_allow_pickle_false("x = np.load(p, allow_pickle=False)") == []

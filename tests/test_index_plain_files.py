@@ -4,12 +4,13 @@ a numeric .npy array, and none is a pickle."""
 from __future__ import annotations
 
 import json
-import pickle  # noqa: S403 - only to write the pickle the check must catch
 from pathlib import Path
 
 import numpy as np
 
 SQLITE = b"SQLite format 3\x00"
+# The bytes pickle.dumps({"a": 1}, protocol=4) writes, spelt out so that no test imports pickle
+PICKLED_DICT = b"\x80\x04\x95\n\x00\x00\x00\x00\x00\x00\x00}\x94\x8c\x01a\x94K\x01s."
 
 
 def not_plain(path: Path) -> str:
@@ -44,9 +45,17 @@ def test_a_built_index_is_plain_files(demo_index, tmp_path):
     assert any(p.suffix == ".npy" for p in files) and any(p.suffix == ".faiss" for p in files)
     assert {str(p): not_plain(p) for p in files if not_plain(p)} == {}
     # the check can fail: a pickle, an object array, a stray kind of file
-    (tmp_path / "rows.json").write_bytes(pickle.dumps({"a": 1}))
-    np.save(tmp_path / "ids.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    (tmp_path / "rows.json").write_bytes(PICKLED_DICT)
+    _write_object_npy(tmp_path / "ids.npy")
     (tmp_path / "model.pkl").write_bytes(b"plain bytes")
     assert not_plain(tmp_path / "rows.json") == "a pickle"
     assert not_plain(tmp_path / "ids.npy") == "an object array (pickled items)"
     assert not_plain(tmp_path / "model.pkl").startswith("an unexpected kind")
+
+
+def _write_object_npy(path: Path) -> None:
+    """What np.save writes for an object array: an .npy header of dtype "|O", then a pickle."""
+    with path.open("wb") as f:
+        header = {"descr": "|O", "fortran_order": False, "shape": (1,)}
+        np.lib.format.write_array_header_1_0(f, header)
+        f.write(PICKLED_DICT)
