@@ -214,6 +214,17 @@ def test_a_question_asking_for_a_figure_needs_a_quotable_figure():
         assert not speaks_of(asked, [text], [text])
     for text in ("in 12 of 30 patients", "CR was 81%", "median 4.5 months", "it rarely occurs"):
         assert speaks_of(asked, [text], [text])
+    # an age is who was treated, not a figure of what happened;
+    # nor is a date
+    for text in ("patients up to 25 years of age", "adults aged 18 or older", "12 years old",
+                 "approved on August 30, 2017", "approved on 30 August 2017"):  # fmt: skip
+        assert not speaks_of(asked, [text], [text])
+    assert speaks_of(asked, ["followed for 3 years"], ["followed for 3 years"])
+    assert asked_process("What is the complete remission rate with blinatumomab?") == (
+        "what is the complete remission rate",
+    )
+    assert asked_process("What is the rate-limiting enzyme of heme synthesis?") == ()
+    assert asked_process("What remission rates and durability did tisa-cel achieve?") == ()
     # only a quotable sentence counts: a figure elsewhere is most often about something else
     assert not speaks_of(asked, ["CD19 loss", "81% CR with tisagenlecleucel"], ["CD19 loss"])
 

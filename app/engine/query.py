@@ -46,19 +46,25 @@ GENERIC_PARTICIPLES = frozenset(
 )
 
 
-# "How often…?", "How many…?", "What proportion…?": the question asks for a figure, which a
-# quotable answer must give (`speaks_of`); its process is the asking phrase ("how often").
+# "How often…?", "How many…?", "What proportion…?", "What is the complete remission rate…?"
+# (up to three words before the noun; "rate-limiting" is no rate): the question asks for a
+# figure, which a quotable answer must give (`speaks_of`); its process is the asking phrase
+# ("how often"). Not when it asks for more ("What remission rates and durability…?").
 _ASKS_FIGURE = re.compile(
     r"^\s*(how\s+(?:often|many|much|frequent(?:ly)?|common(?:ly)?|likely)"
-    r"|what\s+(?:is\s+the\s+|are\s+the\s+)?(?:proportion|percentage|fraction|share|rate"
-    r"|number|incidence|prevalence|frequency))\b",
+    r"|what\s+(?:(?:is|are|was|were)\s+the\s+)?(?:(?!of\b)[a-z][\w-]*\s+){0,3}?"
+    r"(?:proportion|percentage|fraction|share|rates?|number|incidence|prevalence|frequency))"
+    r"(?![\w-])(?!\s+and\b)",
     re.I,
 )
 # A figure: a number that is not part of a name or a label (CD19, phase 1-2a, "phase 2", "grade
-# 3") nor a year (2017), a percent sign, or a word of number or frequency.
+# 3"), a year or a date (2017, "August 30, 2017") or an age ("up to 25 years of age", "aged
+# 18"), a percent sign, or a word of number or frequency.
 _FIGURE = re.compile(
-    r"(?<!phase )(?<!grade )(?<!stage )(?<!type )(?<![\w.-])(?!(?:19|20)\d\d\b)\d+(?:[.,]\d+)?"
-    r"(?![\w-])|%"
+    r"(?<!phase )(?<!grade )(?<!stage )(?<!type )(?<!aged )(?<![\w.-])(?!(?:19|20)\d\d\b)"
+    r"\d+(?:[.,]\d+)?(?![\w-])(?!\s*(?:years?|yrs?)(?:\s+of\s+age|\s+old|-old))"
+    r"(?!,?\s+(?:(?:19|20)\d\d\b"
+    r"|(?-i:(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s)))|%"
     r"|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|hundred|thousand"
     r"|million|dozen|twice|half|third|quarter|majority|most|few|several|rare|rarely|uncommon"
     r"|common|commonly|frequent|frequently|often|occasional|occasionally|percent)\b",
