@@ -162,6 +162,27 @@ def test_a_question_asking_for_a_figure_abstains_when_no_quote_gives_one(engine)
     assert "give no figure" in unaddressed_line(answer)
 
 
+def test_a_passage_about_another_drug_is_no_answer(engine):
+    # The tisagenlecleucel passages name complete remission, relapsed or refractory and B-ALL,
+    # but not the drug asked about: the question's drug is never the term a passage may omit.
+    answer = engine.ask(
+        "What is the complete remission rate with blinatumomab in relapsed or refractory B-ALL?"
+    )
+    assert answer.abstained and answer.reason == "no-answer"
+    assert answer.mentioned_terms == ("blinatumomab",)
+    # A code the library lacks is said to be missing (its digits alone do not make it present).
+    cd22 = engine.ask("Does CD22 CAR T work after CD19-negative relapse in B-ALL?")
+    assert cd22.abstained and cd22.missing_terms == ("CD22",)
+
+
+def test_a_date_or_an_age_is_no_figure(engine):
+    # Answered before with the FDA approval sentence ("On August 30, 2017, … up to 25 years of
+    # age"), which gives no incidence.
+    answer = engine.ask("What is the incidence of neurotoxicity with tisagenlecleucel in children?")
+    assert answer.abstained and answer.reason == "no-answer"
+    assert answer.unaddressed == ("what is the incidence",)
+
+
 def test_a_term_the_library_has_is_never_reported_missing(engine):
     """52 demo passages mention tocilizumab: an abstention must not say none does."""
     answer = engine.ask("Does tocilizumab given before CAR T infusion prevent ICANS in B-ALL?")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.engine.coverage import missing_terms, named_terms
+from app.engine.coverage import covers_enough, missing_terms, named_terms
 
 
 def _labels(question):
@@ -186,3 +186,27 @@ def test_a_code_is_mentioned_however_its_letters_and_digits_are_joined():
     assert missing_in_library(["IL6"], query, {"crs": 1.0}) == ["IL6"]
     scan = lambda form: form.lower() in evidence[0].lower()  # noqa: E731
     assert written_in_library(["IL6"], query, scan) == ["IL6"]
+    # with the stored texts at hand, a code is looked up as written in any of its spellings:
+    # a "22" and a "cd" somewhere do not make "CD-22" present
+    assert missing_in_library(["IL6"], query, {}, scan) == []
+    cd22 = analyse("Does CD22 CAR T work after CD19-negative relapse?")
+    words = {"cd": 1.0, "22": 1.0, "cd19": 1.0}
+    texts = "CD19 CAR T cells; 22 patients"
+    in_texts = lambda form: form.lower() in texts.lower()  # noqa: E731
+    assert missing_in_library(["CD22"], cd22, words, in_texts) == ["CD22"]
+    assert missing_in_library(["CD19"], cd22, words, in_texts) == []
+
+
+def test_a_passage_may_leave_out_only_a_general_concept_of_a_long_question():
+    q = "What is the complete remission rate with blinatumomab in relapsed or refractory B-ALL?"
+    tisa = "Tisagenlecleucel produced complete remission in relapsed or refractory B-ALL."
+    blina = "Blinatumomab gave complete remission in relapsed B-ALL."
+    assert missing_terms(q, [tisa]) == ["blinatumomab"]
+    assert not covers_enough(missing_terms(q, [tisa]), q)  # a drug is never left out
+    assert covers_enough(missing_terms(q, [blina]), q)  # "relapsed or refractory" may be
+    cd22 = "Does CD22 CAR T work after CD19-negative relapse in B-ALL?"
+    assert not covers_enough(["CD22"], cd22)  # nor a code
+    assert covers_enough(["B-ALL"], cd22)
+    assert not covers_enough(["CAR T", "B-ALL"], cd22)  # only one
+    assert not covers_enough(["ALL"], "Dasatinib in ALL?")  # two named: both needed
+    assert covers_enough([], "Dasatinib in ALL?")

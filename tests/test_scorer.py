@@ -336,3 +336,16 @@ def test_a_sources_third_sentence_outranks_another_sources_weaker_one():
     two_each = CFG.model_copy(update={"quotes_per_source": 2})
     two = choose_quotes([*review, other], two_each, with_scorer=True)
     assert 0.35 not in [s.score for s in two]
+
+
+def test_a_candidate_keeps_its_passage_rank_in_retrieval():
+    """A passage left out for not naming the question's drug does not lift the ones after it:
+    the retrieval prior (1 / rank) is the rank among all retrieved passages."""
+    from app.engine.compose import candidates_from_hits
+    from index.retrieve import Hit
+
+    first = Chunk("a", "pmid:1", 0, 40, "Blinatumomab induced remission in 40%.", (), "")
+    sixth = Chunk("f", "pmid:6", 0, 40, "We explore options after CD19 loss here.", (), "")
+    hits = [Hit(first, 0, 1.0), Hit(sixth, 5, 0.5)]
+    assert [c.hit_rank for c in candidates_from_hits(hits, 6)] == [1, 2]
+    assert [c.hit_rank for c in candidates_from_hits(hits, 6, [1, 6])] == [1, 6]

@@ -21,6 +21,7 @@ from app.engine.compose import (
     widen_first,
 )
 from app.engine.coverage import (
+    covers_enough,
     is_drug_name,
     missing_in_library,
     missing_terms,
@@ -31,6 +32,7 @@ from app.engine.evidence_filter import is_non_evidence
 from app.engine.population import context_diseases, implied_domain, mismatch
 from app.engine.query import Query, analyse, speaks_of
 from app.engine.scorer import rescore, uses_sentence_vectors
+from app.engine.sentences import ends_mid, starts_mid
 from core.abstain import ANSWER, NO_ANSWER, Strength, decide, rescue_of
 from core.settings import AnswerSettings, Settings
 from index.embed import Embedder, load_embedder
@@ -133,8 +135,8 @@ class Engine:
 
         A specialized word of the question that no indexed passage contains ("haploidentical")
         makes it off topic at once. A passage is read together with its source's title and must
-        mention every named term when the question names one or two, all but one when it names
-        more. A term no top
+        mention every named term when the question names one or two, all but one general
+        concept when it names more (`coverage.covers_enough`). A term no top
         passage mentions is looked up in the whole library: absent there, the question is off
         topic; present, the library has the topic but the retrieved passages do not answer
         (and the term is reported as mentioned only when a stored text contains it as
@@ -149,8 +151,10 @@ class Engine:
         contexts = [self._term_context(h) for h in top]
         nowhere = missing_terms(query, contexts)
         gaps = [missing_terms(query, [c]) for c in contexts]
-        allowed = 0 if len(query.named) <= 2 else 1
-        covering = [h for h, gap in zip(top, gaps) if len(gap) <= allowed]
+        ranked = [
+            (r, h) for r, (h, gap) in enumerate(zip(top, gaps), 1) if covers_enough(gap, query)
+        ]
+        covering, ranks = [h for _, h in ranked], [r for r, _ in ranked]
         if nowhere or not covering:
             unseen = tuple(nowhere or min(gaps, key=len, default=[]))
             absent = tuple(
@@ -170,8 +174,8 @@ class Engine:
             )
             return Evidence((), strength)
         model = model or self.scorer
-        followers = self._followers(covering) if model is not None else []
-        scored = self._score(query, query_vec, covering, model, followers)
+        followers = self._followers(covering, ranks) if model is not None else []
+        scored = self._score(query, query_vec, covering, model, followers, ranks)
         passages = tuple(
             (h.chunk.chunk_id, h.chunk.start, h.chunk.text)
             for h in covering + [f for _, _, f in followers]
@@ -194,13 +198,13 @@ class Engine:
         around = self.retriever.catalogue.stored_slice(c.source_id, start, end)
         return f"{self.retriever.sources[c.source_id].title}\n{around or c.text}"
 
-    def _followers(self, hits: list[Hit]) -> list[tuple[int, Hit, Hit]]:
+    def _followers(self, hits: list[Hit], ranks: list[int]) -> list[tuple[int, Hit, Hit]]:
         """(rank, top hit, the chunk after it in its source as a hit) for the top chunks whose
         next chunk (the next row, same source, starting inside it or at most FOLLOW_GAP after) is not a top
         chunk itself. Its first new sentence becomes a candidate (`following_candidates`)."""
         top = hits[: self.settings.answer.candidate_chunks]
         total = self.retriever.count()
-        want = [(rank, h) for rank, h in enumerate(top, start=1) if h.row + 1 < total]
+        want = [(rank, h) for rank, h in zip(ranks, top) if h.row + 1 < total]
         if not want:
             return []
         ids = {h.chunk.chunk_id for h in top}
@@ -215,8 +219,12 @@ class Engine:
                 out.append((rank, h, Hit(nxt, h.row + 1, h.score, h.dense_score)))
         return out
 
-    def _score(self, query: Query, query_vec, hits: list[Hit], model, followers=()) -> list[Scored]:
-        """Candidate sentences scored: legacy blend first, then the answer model on top.
+    def _score(
+        self, query: Query, query_vec, hits, model, followers=(), ranks=None
+    ) -> list[Scored]:
+        """Candidate sentences scored: legacy blend first, then the answer model on top. `ranks`:
+        the hits' ranks in retrieval (a passage left out for not naming the question's drug
+        does not lift those after it).
 
         The passage vectors come from the index itself, so the legacy blend costs one model
         call (the query); a model using the sentences' own vectors (`sent_cos`) adds one
@@ -225,7 +233,7 @@ class Engine:
         one pass over the pairs.
         """
         cfg = self.settings.answer
-        cands = candidates_from_hits(hits, cfg.candidate_chunks)
+        cands = candidates_from_hits(hits, cfg.candidate_chunks, ranks)
         cands += following_candidates([(r, h.chunk, f.chunk) for r, h, f in followers])
         cands = [c for c in cands if not is_non_evidence(c.text)]
         cands = preselect(cands, set(query.terms), self.idf, cfg.max_sentences)
@@ -288,8 +296,8 @@ class Engine:
                     s.score,
                     c.chunk_id,
                     note=s.label,
-                    leading_ellipsis=_starts_mid(text),
-                    trailing_ellipsis=_ends_mid(text),
+                    leading_ellipsis=starts_mid(text),
+                    trailing_ellipsis=ends_mid(text),
                 )
             )
         if not quotes:
@@ -341,17 +349,6 @@ def _strength(scored: list[Scored], best_cos: float, unaddressed: tuple[str, ...
         best_answer=max((s.answer for s in scored), default=0.0),
         has_candidates=bool(scored),
     )
-
-
-def _starts_mid(text: str) -> bool:
-    """The stored excerpt begins inside a sentence ("heless, ...")."""
-    head = text.lstrip()[:1]
-    return bool(head) and (head.islower() or head in ",;:)")
-
-
-def _ends_mid(text: str) -> bool:
-    tail = text.rstrip()[-1:]
-    return bool(tail) and tail not in ".!?)]\"'\u201d"
 
 
 class _NoModel:

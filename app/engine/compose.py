@@ -59,9 +59,10 @@ def sentence_candidates(chunk, rank: int) -> list[Candidate]:
     ]  # fmt: skip
 
 
-def candidates_from_hits(hits: list[Hit], max_chunks: int) -> list[Candidate]:
-    """Every sentence of the top chunks, with offsets into the source's stored text."""
-    ranked = enumerate(hits[:max_chunks], start=1)
+def candidates_from_hits(hits: list[Hit], max_chunks: int, ranks=None) -> list[Candidate]:
+    """Every sentence of the top chunks, with offsets into the source's stored text. `ranks`:
+    the chunks' ranks in retrieval (default: their positions, from 1)."""
+    ranked = zip(ranks or range(1, max_chunks + 1), hits[:max_chunks])
     return [c for rank, hit in ranked for c in sentence_candidates(hit.chunk, rank)]
 
 

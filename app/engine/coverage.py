@@ -130,6 +130,11 @@ def _codes(question: str) -> list[tuple[str, tuple[int, int]]]:
     return found
 
 
+def _is_code(label: str) -> bool:
+    """An alphanumeric code (CD22, IL-6, BCR-ABL1): letters and digits in one word."""
+    return " " not in label and any(c.isdigit() for c in label) and any(c.isalpha() for c in label)
+
+
 def is_drug_name(label: str) -> bool:
     """A word of the label has a nonproprietary drug stem (glofitamab, idecabtagene vicleucel)."""
     return any(_DRUG.match(word) for word in label.split())
@@ -210,6 +215,22 @@ def missing_terms(question, evidence_texts: list[str]) -> list[str]:
     return [t.label for t in _named(question) if not _mentioned(t, evidence, tokens)]
 
 
+def covers_enough(gap: list[str], question) -> bool:
+    """Whether a passage missing the `gap` terms still covers the question (text or Query):
+    it mentions every named term when the question names one or two; when it names more, it
+    may leave out one that is a general concept of the vocabulary ("complete remission",
+    "relapsed or refractory", B-ALL) - never a drug, a code (CD22), an eponym or a formula:
+    a tisagenlecleucel passage does not answer a question about blinatumomab's remission rate
+    in relapsed or refractory B-ALL."""
+    if not gap:
+        return True
+    named = _named(question)
+    if len(named) <= 2 or len(gap) > 1:
+        return False
+    term = next((t for t in named if t.label == gap[0]), None)
+    return term is not None and term.entry is not None and not is_drug_name(term.label)
+
+
 def _in_vocabulary(form: str, vocabulary: dict) -> bool:
     """The form's telling tokens are all indexed. A lone short acronym without a digit ("InO",
     "IO") is not telling - as a lowercase token it collides with unrelated words - and neither
@@ -227,13 +248,14 @@ def missing_in_library(labels, question, vocabulary: dict, mentions=None) -> lis
     the index vocabulary (`vocabulary`: token -> idf). Conservative in the useful direction:
     a term reported missing is truly in no passage; one whose words all occur somewhere is
     treated as present ("passages mention it but none answers"). A formula has no words to
-    look up: `mentions(literal)` searches the stored texts for it as written (without that
-    lookup a formula counts as present).
+    look up, and a code's words do not say it ("CD-22" would be present wherever a "22" is):
+    `mentions(literal)` searches the stored texts for them as written (without that lookup a
+    formula counts as present).
     """
     by_label = {t.label: t for t in _named(question)}
     out = []
     for label in labels:
-        if is_formula(label) or (is_eponym(label) and mentions is not None):
+        if is_formula(label) or ((is_eponym(label) or _is_code(label)) and mentions is not None):
             if mentions is not None and not any(mentions(f) for f in _forms(label, by_label)):
                 out.append(label)
             continue

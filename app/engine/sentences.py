@@ -66,3 +66,15 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     while end > start and text[end - 1].isspace():
         end -= 1
     return start, end
+
+
+def starts_mid(text: str) -> bool:
+    """The stored excerpt begins inside a sentence ("heless, ...")."""
+    head = text.lstrip()[:1]
+    return bool(head) and (head.islower() or head in ",;:)")
+
+
+def ends_mid(text: str) -> bool:
+    """The stored excerpt stops inside a sentence (no closing stop, bracket or quote)."""
+    tail = text.rstrip()[-1:]
+    return bool(tail) and tail not in ".!?)]\"'\u201d"
