@@ -95,6 +95,8 @@ VOCABULARY: tuple[Entry, ...] = (
     _e("CLL", "chronic lymphocytic leukemia"),
     _e("DLBCL", "diffuse large B-cell lymphoma"),
     _e(("LS",), ("lineage switch", "lineage switching", "lineage switches")),
+    # Antigen escape after CD19-directed therapy: a relapse without CD19 on the blasts.
+    _e(("CD19-negative", "CD19neg", "CD19−"), ("CD19 loss", "loss of CD19", "CD19 antigen loss")),
     _e(("Ph+", "Ph-positive"), ("Philadelphia chromosome-positive", "Philadelphia-positive")),
     _e("Ph-like", ("Philadelphia chromosome-like", "Philadelphia-like")),
     _e(("KMT2A", "KMT2Ar"), ("MLL", "MLLr")),

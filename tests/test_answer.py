@@ -175,6 +175,21 @@ def test_a_passage_about_another_drug_is_no_answer(engine):
     assert cd22.abstained and cd22.missing_terms == ("CD22",)
 
 
+def test_a_cd19_negative_question_is_answered_only_from_passages_on_cd19_loss(engine):
+    # Issue 10's first question: two of its five quotes were about DLBCL and the review's
+    # options sentence was missing. CD19-negative relapse is a concept of the vocabulary, so
+    # a CAR T trial that never speaks of CD19 loss is no evidence for it.
+    answer = engine.ask(
+        "What options exist after a CD19-negative relapse following CAR T-cell therapy?"
+    )
+    assert not answer.abstained and all(q.note == "" for q in answer.quotes)
+    assert any("We explore treatment modalities" in q.text for q in answer.quotes)
+    tisa = engine.ask(
+        "How many patients relapse with CD19-negative disease after tisagenlecleucel?"
+    )
+    assert tisa.abstained and tisa.mentioned_terms == ("CD19-negative",)
+
+
 def test_a_date_or_an_age_is_no_figure(engine):
     # Answered before with the FDA approval sentence ("On August 30, 2017, … up to 25 years of
     # age"), which gives no incidence.

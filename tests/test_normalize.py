@@ -38,7 +38,8 @@ EXPECTED = [
     # Longest match wins: B-cell ALL is B-ALL, not also ALL; "CAR-T" is not also "CAR".
     # (The British spelling is added last, for BM25 recall of UK-spelled papers.)
     ("B-cell acute lymphoblastic leukemia relapse", ("B-ALL", "leukaemia")),
-    ("CAR-T cells for CD19-negative relapse", ("chimeric antigen receptor T cell",)),
+    ("CAR-T cells for CD19-negative relapse", ("chimeric antigen receptor T cell", "CD19 loss")),
+    ("loss of CD19 after CAR T", ("CD19-negative", "chimeric antigen receptor T cell")),
     # Both sides already present: nothing to add.
     ("CAR T (chimeric antigen receptor T cell) therapy", ()),
     ("lineage switch to AML", ("LS", "acute myeloid leukemia")),
