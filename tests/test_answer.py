@@ -190,6 +190,15 @@ def test_a_cd19_negative_question_is_answered_only_from_passages_on_cd19_loss(en
     assert tisa.abstained and tisa.mentioned_terms == ("CD19-negative",)
 
 
+def test_a_definition_question_no_sentence_names_abstains(engine):
+    # Answered before with a definition of lisocabtagene maraleucel and three other CAR
+    # sentences; no candidate names humanized CAR constructs, so none says what they are.
+    answer = engine.ask("What are humanized CAR constructs?")
+    assert answer.abstained and answer.reason == "no-answer" and answer.quotes == ()
+    named = engine.ask("What is emergency granulopoiesis?")
+    assert not named.abstained and "Emergency granulopoiesis is" in named.quotes[0].text
+
+
 def test_a_date_or_an_age_is_no_figure(engine):
     # Answered before with the FDA approval sentence ("On August 30, 2017, … up to 25 years of
     # age"), which gives no incidence.

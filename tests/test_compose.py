@@ -318,3 +318,23 @@ def test_the_first_new_sentence_of_the_next_chunk_is_a_candidate():
     assert (cand.chunk_id, cand.hit_rank, cand.position) == ("c2", 2, 1)
     short = Chunk("c3", "s", 61, 70, "Too short")
     assert following_candidates([(1, top, short)]) == []  # a fragment is never a candidate
+
+
+def test_a_definition_question_is_answered_by_sentences_that_name_its_term():
+    from app.engine.query import asked_term, names_term
+
+    assert asked_term("What are humanized CAR constructs?") == "humanized CAR constructs"
+    assert asked_term("What is ICANS?") == "ICANS"
+    # not definitions: a role, a use, a possessive's attribute, a long phrase
+    for question in (
+        "What is the role of MRD?",
+        "What is blinatumomab used for?",
+        "What is gilteritinib's target profile?",
+        "What is a very long phrase of six words here?",
+    ):
+        assert asked_term(question) == "", question
+    term = "humanized CAR constructs"
+    assert names_term(term, "Humanized CAR construct: a CAR whose binder is humanized.")
+    assert not names_term(term, "Lisocabtagene maraleucel is an autologous CAR T-cell product.")
+    # a concept of the vocabulary is named in any of its forms
+    assert names_term("ICANS", "immune effector cell-associated neurotoxicity syndrome occurs")

@@ -30,7 +30,7 @@ from app.engine.coverage import (
 )
 from app.engine.evidence_filter import is_non_evidence
 from app.engine.population import context_diseases, implied_domain, mismatch
-from app.engine.query import Query, analyse, speaks_of
+from app.engine.query import Query, analyse, names_term, speaks_of
 from app.engine.scorer import rescore, uses_sentence_vectors
 from app.engine.sentences import ends_mid, starts_mid
 from core.abstain import ANSWER, NO_ANSWER, Strength, decide, rescue_of
@@ -176,6 +176,8 @@ class Engine:
         model = model or self.scorer
         followers = self._followers(covering, ranks) if model is not None else []
         scored = self._score(query, query_vec, covering, model, followers, ranks)
+        if query.defined and not any(names_term(query.defined, s.candidate.text) for s in scored):
+            scored = []  # "What are X?": no sentence names X, so none says what X is
         passages = tuple(
             (h.chunk.chunk_id, h.chunk.start, h.chunk.text)
             for h in covering + [f for _, _, f in followers]

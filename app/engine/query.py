@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from app.engine.coverage import NamedTerm, named_terms
+from app.engine.coverage import NamedTerm, missing_terms, named_terms
 from index.lexical import tokenize
 
 
@@ -32,6 +32,7 @@ class Query:
     terms: frozenset[str]  # content terms: tokens without function words
     named: tuple[NamedTerm, ...]
     process: tuple[str, ...] = ()  # "How is CRS graded?": ("graded",) (`asked_process`)
+    defined: str = ""  # "What are humanized CAR constructs?": the term (`asked_term`)
 
 
 # "How is/are/was/were X Ved …?" and "How can/should … X be Ved …?": the question asks about a
@@ -109,8 +110,44 @@ def speaks_of(process: tuple[str, ...], texts: list[str], quotable: list[str] = 
     return any(tok.startswith(stem) for text in texts for tok in tokenize(text) for stem in stems)
 
 
+# "What is X?" / "What are X?" asked whole: a definition question, whose answer names X. Not
+# "What is the role of…", nor "What is X used for?" (X then holds a verb or a preposition),
+# nor "What is gilteritinib's target profile?".
+_WHAT_IS = re.compile(
+    r"^\s*(?:what|who)\s+(?:is|are)\s+(?!(?:the|a|an)\b)(.{2,60}?)\s*\?\s*$", re.I
+)
+_NOT_IN_TERM = frozenset(
+    "of for in by with to on from at as than used caused associated made related affected known"
+    " involved called".split()
+)
+_POSSESSIVE = re.compile(r"\w['’]s?\b")
+
+
+def asked_term(question: str) -> str:
+    """The term a definition question asks about (at most five words), else ""."""
+    m = _WHAT_IS.match(question)
+    if m is None:
+        return ""
+    words = m.group(1).split()
+    if len(words) > 5 or {w.lower() for w in words} & _NOT_IN_TERM or _POSSESSIVE.search(m[1]):
+        return ""  # "What is gilteritinib's target profile?" asks about the profile
+    return m.group(1)
+
+
+def names_term(term: str, text: str) -> bool:
+    """Whether the text names the term: its named terms in any form (coverage), and each of
+    its other words by stem ("constructs" in "construct")."""
+    if missing_terms(term, [text]):
+        return False
+    covered = {t for n in named_terms(term) for t in tokenize(n.label)}
+    words = [t for t in tokenize(term) if t not in covered and t not in QUESTION_STOPWORDS]
+    present = set(tokenize(text))
+    return all(w in present for w in words)
+
+
 def analyse(question: str) -> Query:
     text = question.strip()
     tokens = tuple(tokenize(text))
     terms = frozenset(tokens) - QUESTION_STOPWORDS
-    return Query(text, tokens, terms, tuple(named_terms(text)), asked_process(text))
+    named = tuple(named_terms(text))
+    return Query(text, tokens, terms, named, asked_process(text), asked_term(text))
