@@ -97,6 +97,7 @@ VOCABULARY: tuple[Entry, ...] = (
     _e(("LS",), ("lineage switch", "lineage switching", "lineage switches")),
     # Antigen escape after CD19-directed therapy: a relapse without CD19 on the blasts.
     _e(("CD19-negative", "CD19neg", "CD19−"), ("CD19 loss", "loss of CD19", "CD19 antigen loss")),
+    _e(("CD19+", "CD19pos"), "CD19-positive"),
     _e(("Ph+", "Ph-positive"), ("Philadelphia chromosome-positive", "Philadelphia-positive")),
     _e("Ph-like", ("Philadelphia chromosome-like", "Philadelphia-like")),
     _e(("KMT2A", "KMT2Ar"), ("MLL", "MLLr")),
@@ -110,6 +111,7 @@ VOCABULARY: tuple[Entry, ...] = (
         "immune effector cell-associated hemophagocytic lymphohistiocytosis-like syndrome",
     ),
     _e("HLH", "hemophagocytic lymphohistiocytosis"),
+    _e("BCA", "B-cell aplasia"),
     _e("MAS", "macrophage activation syndrome"),
     # B-cell aplasia after CD19-directed therapy is managed with immunoglobulin replacement.
     _e(("IVIG", "IVIg"), ("intravenous immunoglobulin", "intravenous immune globulin")),

@@ -199,6 +199,15 @@ def test_a_definition_question_no_sentence_names_abstains(engine):
     assert not named.abstained and "Emergency granulopoiesis is" in named.quotes[0].text
 
 
+def test_cd19_positive_relapse_and_b_cell_aplasia_are_named_terms(engine):
+    # Both were answered from CAR T trials that name neither (JULIET, a DLBCL trial, among them).
+    answer = engine.ask("Can a second CAR T infusion rescue CD19-positive relapse?")
+    assert not answer.abstained and all(q.note == "" for q in answer.quotes)
+    assert {q.source_id for q in answer.quotes} == {"doi:10.1182/blood.2024024517"}
+    aplasia = engine.ask("How long does B-cell aplasia last after tisagenlecleucel?")
+    assert aplasia.abstained and aplasia.quotes == ()
+
+
 def test_a_date_or_an_age_is_no_figure(engine):
     # Answered before with the FDA approval sentence ("On August 30, 2017, … up to 25 years of
     # age"), which gives no incidence.

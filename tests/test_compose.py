@@ -225,6 +225,11 @@ def test_a_question_asking_for_a_figure_needs_a_quotable_figure():
     )
     assert asked_process("What is the rate-limiting enzyme of heme synthesis?") == ()
     assert asked_process("What remission rates and durability did tisa-cel achieve?") == ()
+    # "how long" takes a number or a word of duration
+    assert asked_process("How long does B-cell aplasia last?") == ("how long",)
+    for text, gives in (("durable remission", True), ("for 20 months", True), ("CD19", False)):
+        assert speaks_of(("how long",), [text], [text]) is gives
+    assert not speaks_of(("how often",), ["durable remission"], ["durable remission"])
     # only a quotable sentence counts: a figure elsewhere is most often about something else
     assert not speaks_of(asked, ["CD19 loss", "81% CR with tisagenlecleucel"], ["CD19 loss"])
 

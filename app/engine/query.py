@@ -47,12 +47,13 @@ GENERIC_PARTICIPLES = frozenset(
 )
 
 
-# "How often…?", "How many…?", "What proportion…?", "What is the complete remission rate…?"
-# (up to three words before the noun; "rate-limiting" is no rate): the question asks for a
-# figure, which a quotable answer must give (`speaks_of`); its process is the asking phrase
-# ("how often"). Not when it asks for more ("What remission rates and durability…?").
+# "How often…?", "How many…?", "How long…?", "What proportion…?", "What is the complete
+# remission rate…?" (up to three words before the noun; "rate-limiting" is no rate): the
+# question asks for a figure, which a quotable answer must give (`speaks_of`); its process is
+# the asking phrase ("how often"). Not when it asks for more ("What remission rates and
+# durability…?").
 _ASKS_FIGURE = re.compile(
-    r"^\s*(how\s+(?:often|many|much|frequent(?:ly)?|common(?:ly)?|likely)"
+    r"^\s*(how\s+(?:often|many|much|long|frequent(?:ly)?|common(?:ly)?|likely)"
     r"|what\s+(?:(?:is|are|was|were)\s+the\s+)?(?:(?!of\b)[a-z][\w-]*\s+){0,3}?"
     r"(?:proportion|percentage|fraction|share|rates?|number|incidence|prevalence|frequency))"
     r"(?![\w-])(?!\s+and\b)",
@@ -69,6 +70,14 @@ _FIGURE = re.compile(
     r"|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|hundred|thousand"
     r"|million|dozen|twice|half|third|quarter|majority|most|few|several|rare|rarely|uncommon"
     r"|common|commonly|frequent|frequently|often|occasional|occasionally|percent)\b",
+    re.I,
+)
+
+
+# "How long…?" is answered by a number too, or by a word of duration.
+_DURATION = re.compile(
+    r"\b(?:long-term|long-lasting|durable|persistent|persisted|transient|prolonged|lifelong"
+    r"|permanent|brief|days|weeks|months|years)\b",
     re.I,
 )
 
@@ -103,7 +112,8 @@ def speaks_of(process: tuple[str, ...], texts: list[str], quotable: list[str] = 
     (one the answer would show) gives one - a figure elsewhere among the candidates is most
     often about something else."""
     if asks_figure(process):
-        return any(_FIGURE.search(t) for t in quotable)
+        duration = process[0] == "how long"
+        return any(_FIGURE.search(t) or (duration and _DURATION.search(t)) for t in quotable)
     stems = [s for word in process for s in tokenize(word)]
     if not stems:
         return True
