@@ -81,6 +81,12 @@ def test_drug_names_by_their_stems():
 
     assert is_drug_name("idecabtagene vicleucel") and is_drug_name("glofitamab")
     assert is_drug_name("dasatinib") and not is_drug_name("CAR T") and not is_drug_name("CD19")
+    # stems of kinase, HDAC and mTOR inhibitors, G-CSFs, antisense drugs, azole antifungals
+    for drug in ("midostaurin", "vorinostat", "sirolimus", "filgrastim", "inotersen",
+                 "posaconazole", "bendamustine", "anakinra"):  # fmt: skip
+        assert is_drug_name(drug), drug
+    for word in ("constant", "statin", "imidazole", "kinase"):
+        assert not is_drug_name(word), word
 
 
 def test_a_term_is_said_to_be_mentioned_only_when_written_somewhere():

@@ -22,7 +22,8 @@ _CODE_PART = re.compile(r"[A-Z0-9]*\d[A-Za-z0-9]*|[A-Z]+")
 # Drug names by their nonproprietary stems (-mab, -nib, -cel, -abine, -ase, ...).
 _DRUG = re.compile(
     r"(?i)^[a-z]{3,}(?:mab|nib|cel|leucel|abine|itabine|aspargase|platin|rubicin|mycin|"
-    r"poside|taxel|tinib|rafenib|parib|lisib|clax|mide|zomib|citinib|tecan|trexate)$"
+    r"poside|taxel|tinib|rafenib|parib|lisib|clax|mide|zomib|citinib|tecan|trexate|staurin|"
+    r"sertib|ciclib|degib|inostat|grastim|olimus|mustine|ersen|siran|kinra|conazole)$"
 )
 
 
