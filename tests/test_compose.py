@@ -198,6 +198,10 @@ def test_a_how_question_asks_about_its_process():
     assert speaks_of(("categorized",), ["Relapses fall into three categories."])
     assert not speaks_of(("graded",), ["CRS is a systemic inflammatory condition."])
     assert speaks_of((), ["anything"])  # no process asked: nothing to speak of
+    # a sentence that would be quoted must speak of it, not just any candidate
+    cands = ["CRS is treated with tocilizumab.", "COVID-19 can cause a cytokine storm (CRS)."]
+    assert speaks_of(("treated",), cands, cands[:1])
+    assert not speaks_of(("treated",), cands, cands[1:])
 
 
 def test_a_question_asking_for_a_figure_needs_a_quotable_figure():

@@ -117,7 +117,8 @@ def speaks_of(process: tuple[str, ...], texts: list[str], quotable: list[str] = 
     stems = [s for word in process for s in tokenize(word)]
     if not stems:
         return True
-    return any(tok.startswith(stem) for text in texts for tok in tokenize(text) for stem in stems)
+    said = quotable or texts
+    return any(tok.startswith(stem) for text in said for tok in tokenize(text) for stem in stems)
 
 
 # "What is X?" / "What are X?" asked whole: a definition question, whose answer names X. Not
