@@ -154,6 +154,14 @@ def ask_and_wait(page, question: str):
     return answer
 
 
+def reader_scrolls(page) -> None:
+    """The reader scrolls a little, as one does to reach the buttons under an answer: the app
+    then stops keeping the newest question in view (a click while it still does can land on
+    whatever its scrolling moved under the pointer)."""
+    page.mouse.wheel(0, 120)
+    page.wait_for_timeout(300)
+
+
 def in_viewport(locator) -> bool:
     """Is the element's top inside the visible window (below Streamlit's header bar)?"""
     box = locator.evaluate("e => { const r = e.getBoundingClientRect(); return [r.top, r.bottom] }")

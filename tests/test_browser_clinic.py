@@ -15,6 +15,7 @@ from browser_util import (
     free_port,
     in_viewport,
     openid_provider,
+    reader_scrolls,
     require_browser,
     screenshot,
     serving,
@@ -64,6 +65,7 @@ def _newest_feedback(demo_index, before: int) -> list[dict]:
 
 
 def _click_feedback(page, answer, label: str) -> None:
+    reader_scrolls(page)
     answer.get_by_role("button", name=label, exact=True).click()
     answer.get_by_text("feedback saved").wait_for(state="visible")
 
@@ -81,6 +83,7 @@ def test_feedback_keeps_the_question_only_when_ticked(desktop, demo_index, tmp_p
     assert row["helpful"] is True and row["build_id"] and row["source_ids"]
 
     answer = ask_and_wait(page, WITH_IDS)
+    reader_scrolls(page)
     answer.get_by_text("Include my question").click()
     comment = answer.get_by_label("Comment (optional)")
     comment.fill("Pt John Smith did well on this")
