@@ -212,6 +212,13 @@ def test_cd19_positive_relapse_and_b_cell_aplasia_are_named_terms(engine):
     assert aplasia.abstained and aplasia.quotes == ()
 
 
+def test_a_dose_question_needs_an_amount(engine):
+    # Answered before with the dasatinib-blinatumomab trial ("…followed by two cycles of
+    # blinatumomab"), which gives no dose.
+    answer = engine.ask("What is the dose of blinatumomab?")
+    assert answer.abstained and answer.unaddressed == ("what is the dose",)
+
+
 def test_a_date_or_an_age_is_no_figure(engine):
     # Answered before with the FDA approval sentence ("On August 30, 2017, … up to 25 years of
     # age"), which gives no incidence.

@@ -234,6 +234,11 @@ def test_a_question_asking_for_a_figure_needs_a_quotable_figure():
     for text, gives in (("durable remission", True), ("for 20 months", True), ("CD19", False)):
         assert speaks_of(("how long",), [text], [text]) is gives
     assert not speaks_of(("how often",), ["durable remission"], ["durable remission"])
+    # a dose question takes an amount with a unit, not a count of cycles
+    assert asked_process("What is the dose of blinatumomab?") == ("what is the dose",)
+    for text, gives in (("two cycles of blinatumomab", False), ("28 µg/day", True),
+                        ("15 μg/m2/day", True), ("0.5mg daily", True)):  # fmt: skip
+        assert speaks_of(("what is the dose",), [text], [text]) is gives, text
     # only a quotable sentence counts: a figure elsewhere is most often about something else
     assert not speaks_of(asked, ["CD19 loss", "81% CR with tisagenlecleucel"], ["CD19 loss"])
 

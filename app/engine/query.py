@@ -55,7 +55,8 @@ GENERIC_PARTICIPLES = frozenset(
 _ASKS_FIGURE = re.compile(
     r"^\s*(how\s+(?:often|many|much|long|frequent(?:ly)?|common(?:ly)?|likely)"
     r"|what\s+(?:(?:is|are|was|were)\s+the\s+)?(?:(?!of\b)[a-z][\w-]*\s+){0,3}?"
-    r"(?:proportion|percentage|fraction|share|rates?|number|incidence|prevalence|frequency))"
+    r"(?:proportion|percentage|fraction|share|rates?|number|incidence|prevalence|frequency"
+    r"|doses?|dosage|dosing))"
     r"(?![\w-])(?!\s+and\b)",
     re.I,
 )
@@ -78,6 +79,13 @@ _FIGURE = re.compile(
 _DURATION = re.compile(
     r"\b(?:long-term|long-lasting|durable|persistent|persisted|transient|prolonged|lifelong"
     r"|permanent|brief|days|weeks|months|years)\b",
+    re.I,
+)
+
+
+# "What is the dose…?" is answered by an amount: a number with a unit of dose.
+_DOSE = re.compile(
+    r"\d\s*(?:mg|µg|μg|mcg|g|ng|IU|U|units?|mL|cells)\b|/\s*(?:m2|m²|kg)\b|per\s+(?:kg|m2|m²)\b",
     re.I,
 )
 
@@ -112,6 +120,8 @@ def speaks_of(process: tuple[str, ...], texts: list[str], quotable: list[str] = 
     (one the answer would show) gives one - a figure elsewhere among the candidates is most
     often about something else."""
     if asks_figure(process):
+        if re.search(r"\bdos(?:e|es|age|ing)$", process[0]):
+            return any(_DOSE.search(t) for t in quotable)
         duration = process[0] == "how long"
         return any(_FIGURE.search(t) or (duration and _DURATION.search(t)) for t in quotable)
     stems = [s for word in process for s in tokenize(word)]
