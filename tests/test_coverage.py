@@ -121,6 +121,15 @@ def test_specialized_words_no_passage_has_are_found_by_their_pieces():
     # Acronyms and codes are named terms' business; short words are never specialized.
     assert specialized_absent("Is KMT2Ar or HLA-DRB1 in ALL?", {}, lambda w: 9) == []
     assert specialized_absent("Is Milvexian an ALL drug?", {}, lambda w: 9) == ["Milvexian"]
+    # a word the library spells the British (or American) way is no new word
+    library = {t: 1.0 for t in tokenize("IgG hypogammaglobulinaemia and oesophagitis")}
+    asked = "Is hypogammaglobulinemia or esophagitis or leukoencephalopathy seen after CAR T?"
+    assert specialized_absent(asked, library, lambda w: 9) == ["leukoencephalopathy"]
+    library = {t: 1.0 for t in tokenize("pediatric hematologic malignancy")}
+    assert (
+        specialized_absent("Do paediatric haematologic cancers relapse?", library, lambda w: 9)
+        == []
+    )
     # a prefix joined to a word the library writes hyphenated is no new word
     library = {t: 1.0 for t in tokenize("its anti-lymphoma effect after a post-transplant relapse")}
     question = "What is the antilymphoma effect of posttransplant antihaploidentical cells?"

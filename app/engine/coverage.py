@@ -294,9 +294,31 @@ def specialized_absent(
         tokens = tokenize(word)
         if tokens and any(t not in vocabulary for t in tokens):
             if pieces(word.lower()) >= min_pieces and word not in out:
-                if not _prefixed_known(word, vocabulary):
+                if not _prefixed_known(word, vocabulary) and not _spelled_otherwise(
+                    word, vocabulary
+                ):
                     out.append(word)
     return out
+
+
+# British and American spellings of clinical words ("hypogammaglobulinaemia" is written where
+# "hypogammaglobulinemia" is asked): (British, American) fragments, tried both ways.
+_SPELLINGS = (
+    ("aemia", "emia"), ("haem", "hem"), ("oedem", "edem"), ("oesoph", "esoph"),
+    ("oestr", "estr"), ("paed", "ped"), ("foet", "fet"), ("isation", "ization"), ("ise", "ize"),
+)  # fmt: skip
+
+
+def _spelled_otherwise(word: str, vocabulary: dict) -> bool:
+    """The library has the word in the other spelling (British or American)."""
+    lower = word.lower()
+    for uk, us in _SPELLINGS:
+        for a, b in ((uk, us), (us, uk)):
+            if a in lower and (uk not in lower or a == uk):
+                tokens = tokenize(lower.replace(a, b))
+                if tokens and all(t in vocabulary for t in tokens):
+                    return True
+    return False
 
 
 # Prefixes clinical writing joins with or without a hyphen ("anti-lymphoma", "antilymphoma").
