@@ -48,16 +48,16 @@ GENERIC_PARTICIPLES = frozenset(
 
 
 # "How often…?", "How many…?", "How long…?", "What proportion…?", "What is the complete
-# remission rate…?", "What is the risk of…?" (up to three words before the noun;
-# "rate-limiting" is no rate, a "risk factor" no risk): the question asks for a figure, which
-# a quotable answer must give (`speaks_of`); its process is the asking phrase ("how often").
-# Not when it asks for more ("What remission rates and durability…?").
+# remission rate…?" (up to three words before the noun; "rate-limiting" is no rate): the
+# question asks for a figure, which a quotable answer must give (`speaks_of`); its process is
+# the asking phrase ("how often"). Not when it asks for more ("What remission rates and
+# durability…?").
 _ASKS_FIGURE = re.compile(
     r"^\s*(how\s+(?:often|many|much|long|frequent(?:ly)?|common(?:ly)?|likely)"
     r"|what\s+(?:(?:is|are|was|were)\s+the\s+)?(?:(?!of\b)[a-z][\w-]*\s+){0,3}?"
     r"(?:proportion|percentage|fraction|share|rates?|number|incidence|prevalence|frequency"
-    r"|doses?|dosage|dosing|risks?))"
-    r"(?![\w-])(?!\s+(?:and|factors?|scores?|groups?|stratification)\b)",
+    r"|doses?|dosage|dosing))"
+    r"(?![\w-])(?!\s+and\b)",
     re.I,
 )
 # A figure: a number that is not part of a name or a label (CD19, phase 1-2a, "phase 2", "grade
