@@ -124,7 +124,7 @@ def _codes(question: str) -> list[tuple[str, tuple[int, int]]]:
                 break
             kept.append(part)
         code = "-".join(kept)
-        if code and any(ch.isdigit() for ch in code) and any(ch.isalpha() for ch in code):
+        if code and _is_code(code):
             found.append((code, (m.start(), m.start() + len(code))))
         elif _DRUG.match(m.group()):
             found.append((m.group(), m.span()))
